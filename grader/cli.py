@@ -1,0 +1,102 @@
+"""The `grade` command: grade a hand-in, write its reports, print a summary.
+
+Exit status: 0 when every check passed, 1 when any did not, 2 for a usage
+error or a failure of the grader itself.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import traceback
+from pathlib import Path
+
+from grader import atomic, rubric, terminal
+from grader.discover import UsageError
+from grader.grade import Options, grade
+from grader.result import to_json
+from grader.sandbox.runner import Limits
+
+log = logging.getLogger("grader")
+
+
+def _positive(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be greater than 0")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="grade",
+        description="Grade a hand-in of the NumPy neural-network homework.",
+    )
+    parser.add_argument("path", type=Path, help="the hand-in: a folder or its .py module")
+    parser.add_argument("--data", type=Path, help="folder with mnist_train.mat and mnist_test.mat")
+    parser.add_argument("--out", type=Path, default=Path("reports"),
+                        help="folder for the reports (default: reports/)")
+    parser.add_argument("--json", type=Path, help="also write the JSON result to this file")
+    parser.add_argument("--quick", action="store_true", help="check functions only; no training")
+    parser.add_argument("--rubric", type=Path, help="TOML file overriding the default rubric")
+    parser.add_argument("--train-seconds", type=_positive, default=600.0,
+                        help="time limit per trainer in seconds (default: 600)")
+    parser.add_argument("--call-seconds", type=_positive, default=Limits.call_seconds,
+                        help="time limit per function call in seconds (default: 30)")
+    parser.add_argument("--memory-mb", type=_positive, default=Limits.memory_bytes >> 20,
+                        help="address-space limit of the sandbox in MiB (default: 4096)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.WARNING, format="grade: %(message)s")
+    args = build_parser().parse_args(argv)
+    limits = Limits(call_seconds=args.call_seconds, memory_bytes=int(args.memory_mb) << 20)
+    try:
+        options = Options(
+            rubric=rubric.load(args.rubric),
+            data_dir=args.data,
+            quick=args.quick,
+            limits=limits,
+            train_seconds=args.train_seconds,
+        )
+        result = grade(args.path, options, terminal.progress_printer())
+    except UsageError as err:
+        print(f"grade: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("grade: interrupted; nothing written", file=sys.stderr)
+        return 2
+    except Exception:
+        log.error("internal error, please report it:\n%s", traceback.format_exc())
+        return 2
+
+    name = _report_name(args.path)
+    folder = args.out / name
+    payload = json.dumps(to_json(result), indent=2)
+    try:
+        from grader import report
+
+        atomic.write_text(folder / "index.html", report.render(result))
+        atomic.write_text(folder / "result.json", payload)
+        if args.json is not None:
+            atomic.write_text(args.json, payload)
+    except OSError as err:
+        print(f"grade: cannot write the report: {err}", file=sys.stderr)
+        return 2
+    print(terminal.summary(result, folder / "index.html"))
+    return 0 if result.passed else 1
+
+
+def _report_name(path: Path) -> str:
+    resolved = path.resolve()
+    return resolved.stem if resolved.is_file() else resolved.name or "submission"
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,166 @@
+"""Training checks: run a student's trainer in its own sandbox, then measure.
+
+As the course driver does: np.random.seed(0) before get_mini_batch and again
+before the trainer, batch size 32, images divided by 255. The batches are the
+student's own when their get_mini_batch passed its checks, else the
+reference's. The returned weights are checked for count, shape and
+finiteness, then classify the test set twice: with the reference forward pass
+(this decides the verdict) and with the student's own functions (as the
+driver would run them).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from grader.compare import as_array, describe
+from grader.discover import Dataset
+from grader.homework.spec import BATCH_SIZE, TRAINING_SEED, TrainerSpec
+from grader.result import Training
+from grader.sandbox.runner import Failure, Limits, Sandbox
+
+
+def reference_batches(data: Dataset) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    from reference import cnn as reference
+
+    state = np.random.get_state()
+    np.random.seed(TRAINING_SEED)
+    try:
+        return reference.get_mini_batch(data.im_train, data.label_train, BATCH_SIZE)
+    finally:
+        np.random.set_state(state)
+
+
+def validate_weights(
+    spec: TrainerSpec, value: object
+) -> tuple[list[np.ndarray] | None, list[np.ndarray] | None, str, list[str]]:
+    """(weights in the spec's shapes, weights as returned, problem, notes)."""
+    names = ", ".join(n for n, _ in spec.weights)
+    if not isinstance(value, list | tuple) or len(value) != len(spec.weights):
+        return None, None, f"expected {len(spec.weights)} arrays ({names}), got {describe(value)}", []
+    canonical, raw, notes = [], [], []
+    for (name, shape), item in zip(spec.weights, value, strict=True):
+        array = as_array(item)
+        if array is None:
+            return None, None, f"{name} is {describe(item)}, not a numeric array", []
+        raw.append(array)
+        if array.shape != shape:
+            vector_like = sum(d > 1 for d in array.shape) <= 1 and sum(d > 1 for d in shape) <= 1
+            if array.size == int(np.prod(shape)) and vector_like:
+                notes.append(f"{name} returned with shape {array.shape}")
+                array = array.reshape(shape)
+            else:
+                return None, raw, f"{name} has shape {array.shape}, expected {shape}", notes
+        if not np.isfinite(array).all():
+            return None, raw, f"{name} contains nan or inf", notes
+        canonical.append(array.astype(np.float64))
+    return canonical, raw, "", notes
+
+
+def reference_predictions(spec: TrainerSpec, weights: list[np.ndarray], images: np.ndarray) -> np.ndarray:
+    """Class predictions of the spec's model with the reference layers."""
+    from reference import cnn as reference
+
+    labels = np.empty(images.shape[1], dtype=np.int64)
+    for k in range(images.shape[1]):
+        x = images[:, k].reshape(spec.image_shape, order=spec.image_order)
+        prev: object = x
+        for fn, arg_specs in spec.steps:
+            args = [x if a == "x" else prev if a == "prev" else weights[a] for a in arg_specs]
+            prev = getattr(reference, fn)(*args)
+        labels[k] = int(np.argmax(prev))
+    return labels
+
+
+def confusion(predicted: np.ndarray, true: np.ndarray) -> tuple[tuple[int, ...], ...]:
+    """Counts with rows = predicted class, columns = true class."""
+    matrix = np.zeros((10, 10), dtype=np.int64)
+    np.add.at(matrix, (predicted, true), 1)
+    return tuple(tuple(int(v) for v in row) for row in matrix)
+
+
+def run_trainer(
+    module: Path,
+    spec: TrainerSpec,
+    data: Dataset,
+    own_batches: bool,
+    limits: Limits,
+    seconds: float,
+    target: float,
+    progress: Callable[[str], None] | None = None,
+) -> tuple[str, str, Training, list[str], Failure | None, str]:
+    """Train in a fresh sandbox. Returns (status, message, training, notes,
+    failure, captured output)."""
+    batches = "own" if own_batches else "reference"
+    with Sandbox(module, limits) as sandbox:
+        hello = sandbox.start()
+        if not hello.get("ok"):
+            error = hello.get("error") or {}
+            failure = Failure("import", str(error.get("message", "")))
+            return "error", failure.message, Training(target=target, limit=seconds,
+                                                      batches=batches), [], failure, ""
+        if own_batches:
+            header = {"op": "train", "fn": spec.name, "batches": "own", "seed": TRAINING_SEED}
+            args: list[object] = [data.im_train, data.label_train, BATCH_SIZE]
+        else:
+            header = {"op": "train", "fn": spec.name, "batches": "given", "seed": TRAINING_SEED}
+            args = list(reference_batches(data))
+        if progress is not None:
+            progress(f"training {spec.name} (limit {seconds:g} s)")
+        reply = sandbox.request(header, args, seconds=seconds)
+        output = sandbox.output.text()
+        training = Training(target=target, limit=seconds, batches=batches, seconds=reply.seconds)
+        if reply.failure is not None:
+            status = "timeout" if reply.failure.cause == "timeout" else "error"
+            message = reply.failure.message
+            if reply.failure.cause == "exception":
+                where = f" at {reply.failure.where}" if reply.failure.where else ""
+                message = f"{reply.failure.exc_type}: {message}{where}"
+            return status, message, training, [], reply.failure, output
+        weights, raw, problem, notes = validate_weights(spec, reply.value)
+        if weights is None:
+            return "fail", problem, training, notes, None, output
+
+        predicted = reference_predictions(spec, weights, data.im_test)
+        true = data.label_test.reshape(-1).astype(np.int64)
+        accuracy = float(np.mean(predicted == true))
+        own_accuracy, own_error = _own_forward(sandbox, spec, raw or weights, data, limits)
+        training = Training(
+            accuracy=accuracy,
+            accuracy_own_forward=own_accuracy,
+            own_forward_error=own_error,
+            target=target,
+            seconds=reply.seconds,
+            limit=seconds,
+            batches=batches,
+            confusion=confusion(predicted, true),
+        )
+        output = sandbox.output.text()
+    passed = accuracy > target
+    message = f"test accuracy {accuracy:.2%} {'>' if passed else '<='} target {target:.0%}"
+    if own_accuracy is not None and abs(own_accuracy - accuracy) > 0.005:
+        message += f"; with your own forward functions {own_accuracy:.2%}"
+    return ("pass" if passed else "fail"), message, training, notes, None, output
+
+
+def _own_forward(
+    sandbox: Sandbox, spec: TrainerSpec, weights: list[np.ndarray], data: Dataset, limits: Limits
+) -> tuple[float | None, str]:
+    """Accuracy of the weights with the student's own layer functions."""
+    steps = [[fn, list(arg_specs)] for fn, arg_specs in spec.steps]
+    layout = {"shape": list(spec.image_shape), "order": spec.image_order}
+    reply = sandbox.request(
+        {"op": "predict", "steps": steps, "layout": layout},
+        [data.im_test, *weights],
+        seconds=max(limits.call_seconds, 120.0),
+    )
+    if reply.failure is not None:
+        return None, reply.failure.message
+    predicted = as_array(reply.value)
+    true = data.label_test.reshape(-1)
+    if predicted is None or predicted.shape != true.shape:
+        return None, f"unusable predictions: {describe(reply.value)}"
+    return float(np.mean(predicted == true)), ""
