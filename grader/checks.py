@@ -40,7 +40,9 @@ class Attempt:
     legacy: tuple[str, ...] = ()
 
 
-def expected_outputs(fn: Callable[..., object], spec: FunctionSpec, args: Sequence[object]) -> tuple[np.ndarray, ...]:
+def expected_outputs(
+    fn: Callable[..., object], spec: FunctionSpec, args: Sequence[object]
+) -> tuple[np.ndarray, ...]:
     """The reference's answer as a tuple of arrays, one per output."""
     if spec.name in JUDGES:
         return ()
@@ -63,11 +65,17 @@ def judge(
         values = value
     else:
         names = ", ".join(spec.outputs)
-        message = f"expected {len(spec.outputs)} values ({names}), got {describe(value)}"
-        return (OutputCheck(spec.outputs[0], False, mismatch=Mismatch("type", message)),)
+        message = (
+            f"expected {len(spec.outputs)} values ({names}), got {describe(value)}"
+        )
+        return (
+            OutputCheck(spec.outputs[0], False, mismatch=Mismatch("type", message)),
+        )
     return tuple(
         check_output(name, v, e, read)
-        for name, v, e, read in zip(spec.outputs, values, expected, case.readers, strict=True)
+        for name, v, e, read in zip(
+            spec.outputs, values, expected, case.readers, strict=True
+        )
     )
 
 
@@ -87,7 +95,9 @@ def attempt(
     if reply.failure is not None:
         status = "timeout" if reply.failure.cause == "timeout" else "error"
         return Attempt(layout, status, failure=reply.failure, legacy=legacy)
-    value, mutated = reply.value if isinstance(reply.value, tuple) else (reply.value, [])
+    value, mutated = (
+        reply.value if isinstance(reply.value, tuple) else (reply.value, [])
+    )
     outputs = judge(spec, case, value, expected)
     status = "pass" if all(o.ok for o in outputs) else "fail"
     mutated_ints = tuple(i for i in mutated if isinstance(i, int))
@@ -154,7 +164,8 @@ def _case_result(
     else:
         message = "; ".join(o.mismatch.message for o in best.outputs if o.mismatch)
     inputs = tuple(
-        (name, np.asarray(a)) for name, a in zip(spec.params, case.args, strict=False)
+        (name, np.asarray(a))
+        for name, a in zip(spec.params, case.args, strict=False)
         if isinstance(a, np.ndarray)
     )
     return CaseResult(

@@ -37,26 +37,54 @@ def build_parser() -> argparse.ArgumentParser:
         prog="grade",
         description="Grade a hand-in of the NumPy neural-network homework.",
     )
-    parser.add_argument("path", type=Path, help="the hand-in: a folder or its .py module")
-    parser.add_argument("--data", type=Path, help="folder with mnist_train.mat and mnist_test.mat")
-    parser.add_argument("--out", type=Path, default=Path("reports"),
-                        help="folder for the reports (default: reports/)")
-    parser.add_argument("--json", type=Path, help="also write the JSON result to this file")
-    parser.add_argument("--quick", action="store_true", help="check functions only; no training")
-    parser.add_argument("--rubric", type=Path, help="TOML file overriding the default rubric")
-    parser.add_argument("--train-seconds", type=_positive, default=600.0,
-                        help="time limit per trainer in seconds (default: 600)")
-    parser.add_argument("--call-seconds", type=_positive, default=Limits.call_seconds,
-                        help="time limit per function call in seconds (default: 30)")
-    parser.add_argument("--memory-mb", type=_positive, default=Limits.memory_bytes >> 20,
-                        help="address-space limit of the sandbox in MiB (default: 4096)")
+    parser.add_argument(
+        "path", type=Path, help="the hand-in: a folder or its .py module"
+    )
+    parser.add_argument(
+        "--data", type=Path, help="folder with mnist_train.mat and mnist_test.mat"
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=Path("reports"),
+        help="folder for the reports (default: reports/)",
+    )
+    parser.add_argument(
+        "--json", type=Path, help="also write the JSON result to this file"
+    )
+    parser.add_argument(
+        "--quick", action="store_true", help="check functions only; no training"
+    )
+    parser.add_argument(
+        "--rubric", type=Path, help="TOML file overriding the default rubric"
+    )
+    parser.add_argument(
+        "--train-seconds",
+        type=_positive,
+        default=600.0,
+        help="time limit per trainer in seconds (default: 600)",
+    )
+    parser.add_argument(
+        "--call-seconds",
+        type=_positive,
+        default=Limits.call_seconds,
+        help="time limit per function call in seconds (default: 30)",
+    )
+    parser.add_argument(
+        "--memory-mb",
+        type=_positive,
+        default=Limits.memory_bytes >> 20,
+        help="address-space limit of the sandbox in MiB (default: 4096)",
+    )
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="grade: %(message)s")
     args = build_parser().parse_args(argv)
-    limits = Limits(call_seconds=args.call_seconds, memory_bytes=int(args.memory_mb) << 20)
+    limits = Limits(
+        call_seconds=args.call_seconds, memory_bytes=int(args.memory_mb) << 20
+    )
     try:
         options = Options(
             rubric=rubric.load(args.rubric),

@@ -95,7 +95,9 @@ def describe(value: object) -> str:
     return f"a {type(value).__name__} ({str(value)[:60]})"
 
 
-def differ(obtained: np.ndarray, expected: np.ndarray, tol: Tolerance) -> Mismatch | None:
+def differ(
+    obtained: np.ndarray, expected: np.ndarray, tol: Tolerance
+) -> Mismatch | None:
     """Entry-by-entry comparison of two arrays of the same shape."""
     obtained = obtained.astype(np.float64, copy=False)
     expected = expected.astype(np.float64, copy=False)
@@ -110,7 +112,11 @@ def differ(obtained: np.ndarray, expected: np.ndarray, tol: Tolerance) -> Mismat
         relative = finite / np.maximum(np.abs(expected), 1e-300)
     indices = np.argwhere(bad)[:5]
     first = tuple(
-        (tuple(int(i) for i in idx), float(obtained[tuple(idx)]), float(expected[tuple(idx)]))
+        (
+            tuple(int(i) for i in idx),
+            float(obtained[tuple(idx)]),
+            float(expected[tuple(idx)]),
+        )
         for idx in indices
     )
     count, total = int(bad.sum()), int(bad.size)
@@ -149,12 +155,15 @@ def check_output(
     obtained = as_array(value)
     if obtained is None:
         message = f"{name}: expected a numeric array, got {describe(value)}"
-        return OutputCheck(name, False, mismatch=Mismatch("type", message), expected=expected)
+        return OutputCheck(
+            name, False, mismatch=Mismatch("type", message), expected=expected
+        )
     candidates = read(obtained, expected)
     for candidate in candidates:
-        if candidate.array.shape == expected.shape and differ(
-            candidate.array, expected, tol
-        ) is None:
+        if (
+            candidate.array.shape == expected.shape
+            and differ(candidate.array, expected, tol) is None
+        ):
             return OutputCheck(
                 name,
                 not candidate.mistake,
@@ -165,11 +174,12 @@ def check_output(
             )
     plain = [c for c in candidates if not c.mistake and c.array.shape == expected.shape]
     if not plain:
-        message = (
-            f"{name}: shape {obtained.shape} where {expected.shape} was expected"
-        )
+        message = f"{name}: shape {obtained.shape} where {expected.shape} was expected"
         return OutputCheck(
-            name, False, mismatch=Mismatch("shape", message), obtained=obtained,
+            name,
+            False,
+            mismatch=Mismatch("shape", message),
+            obtained=obtained,
             expected=expected,
         )
     mismatch = differ(plain[0].array, expected, tol)
@@ -184,7 +194,11 @@ def check_output(
         mismatch.first,
     )
     return OutputCheck(
-        name, False, note=plain[0].note, mismatch=mismatch, obtained=plain[0].array,
+        name,
+        False,
+        note=plain[0].note,
+        mismatch=mismatch,
+        obtained=plain[0].array,
         expected=expected,
     )
 
@@ -201,7 +215,9 @@ def scalar(obtained: np.ndarray, expected: np.ndarray) -> list[Interpretation]:
     """A number: a float, a 0-d array or any one-element array."""
     if obtained.size != 1:
         return [Interpretation(obtained)]
-    note = "" if obtained.ndim == 0 else f"returned as an array of shape {obtained.shape}"
+    note = (
+        "" if obtained.ndim == 0 else f"returned as an array of shape {obtained.shape}"
+    )
     return [Interpretation(obtained.reshape(expected.shape), note)]
 
 
@@ -238,21 +254,29 @@ def flattened_matrix(rows: int, cols: int) -> Reader:
         found: list[Interpretation] = []
         if obtained.shape == (rows, cols):
             found.append(
-                Interpretation(obtained.reshape(expected.shape), "dl_dw as the (n, m) matrix")
+                Interpretation(
+                    obtained.reshape(expected.shape), "dl_dw as the (n, m) matrix"
+                )
             )
         if obtained.shape == (cols, rows) and rows != cols:
             found.append(
-                Interpretation(obtained.T.reshape(expected.shape), "", "transposed-dl_dw")
+                Interpretation(
+                    obtained.T.reshape(expected.shape), "", "transposed-dl_dw"
+                )
             )
         if sum(d > 1 for d in obtained.shape) <= 1:
             flat = obtained.reshape(-1)
-            note = "" if obtained.shape == expected.shape else (
-                f"dl_dw as {_layout_name(obtained.shape)} {obtained.shape}"
+            note = (
+                ""
+                if obtained.shape == expected.shape
+                else (f"dl_dw as {_layout_name(obtained.shape)} {obtained.shape}")
             )
             found.append(Interpretation(flat.reshape(expected.shape), note))
             by_columns = flat.reshape((rows, cols), order="F").reshape(expected.shape)
             found.append(
-                Interpretation(by_columns, "dl_dw flattened column by column (MATLAB order)")
+                Interpretation(
+                    by_columns, "dl_dw flattened column by column (MATLAB order)"
+                )
             )
         return found or [Interpretation(obtained)]
 

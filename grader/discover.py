@@ -67,11 +67,15 @@ def _load_mat(path: Path, names: tuple[str, str]) -> tuple[np.ndarray, np.ndarra
     return _validated(content[names[0]], content[names[1]], str(path))
 
 
-def _validated(images: np.ndarray, labels: np.ndarray, where: str) -> tuple[np.ndarray, np.ndarray]:
+def _validated(
+    images: np.ndarray, labels: np.ndarray, where: str
+) -> tuple[np.ndarray, np.ndarray]:
     images = np.asarray(images)
     labels = np.asarray(labels).reshape(1, -1)
     if images.ndim != 2 or images.shape[0] != 196:
-        raise UsageError(f"{where}: images have shape {images.shape}, expected (196, n)")
+        raise UsageError(
+            f"{where}: images have shape {images.shape}, expected (196, n)"
+        )
     if labels.shape[1] != images.shape[1]:
         raise UsageError(
             f"{where}: {labels.shape[1]} labels for {images.shape[1]} images"
@@ -93,7 +97,9 @@ def load_data(data_dir: Path | None, module: Path) -> Dataset:
         return load_embedded()
     for name in (TRAIN_FILE, TEST_FILE):
         if not (folder / name).is_file():
-            raise UsageError(f"{folder} has no {name} (expected {TRAIN_FILE} and {TEST_FILE})")
+            raise UsageError(
+                f"{folder} has no {name} (expected {TRAIN_FILE} and {TEST_FILE})"
+            )
     im_train, label_train = _load_mat(folder / TRAIN_FILE, ("im_train", "label_train"))
     im_test, label_test = _load_mat(folder / TEST_FILE, ("im_test", "label_test"))
     return Dataset(im_train, label_train, im_test, label_test, str(folder), False)
@@ -104,5 +110,7 @@ def load_embedded() -> Dataset:
         im_train, label_train = _validated(
             content["im_train"], content["label_train"], str(EMBEDDED)
         )
-        im_test, label_test = _validated(content["im_test"], content["label_test"], str(EMBEDDED))
+        im_test, label_test = _validated(
+            content["im_test"], content["label_test"], str(EMBEDDED)
+        )
     return Dataset(im_train, label_train, im_test, label_test, "embedded", True)

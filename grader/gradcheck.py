@@ -95,7 +95,9 @@ def check(
     args = list(case.args)
     if not grad.is_loss:
         # the upstream gradient g of L = sum(g * F) is the backward's dl_dy
-        shape = np.shape(reference[grad.forward](*[np.asarray(args[i]) for i in grad.forward_args]))
+        shape = np.shape(
+            reference[grad.forward](*[np.asarray(args[i]) for i in grad.forward_args])
+        )
         args[0] = np.random.default_rng(7).normal(size=shape).reshape(np.shape(args[0]))
     numeric, problem = numeric_gradients(
         sandbox, grad, args, reference[grad.forward], adapt(grad.forward)
@@ -111,7 +113,9 @@ def check(
         layouts.append((note, tuple(changed)))
     last = ""
     for layout, call in layouts:
-        reply = sandbox.request({"op": "call", "fn": name, "seed": 0}, adapt(name)(call))
+        reply = sandbox.request(
+            {"op": "call", "fn": name, "seed": 0}, adapt(name)(call)
+        )
         if reply.failure is not None:
             last = f"your {name} failed: {reply.failure.message}"
             continue
@@ -124,8 +128,11 @@ def check(
         for k, out_index in enumerate(grad.outputs):
             target = numeric[k].reshape(expected_shapes[out_index])
             verdict = check_output(
-                spec.outputs[out_index], values[out_index], target,
-                case.readers[out_index], GRADIENTS,
+                spec.outputs[out_index],
+                values[out_index],
+                target,
+                case.readers[out_index],
+                GRADIENTS,
             )
             if verdict.mismatch is not None:
                 messages.append(verdict.mismatch.message)

@@ -37,7 +37,9 @@ def _reference() -> dict[str, Callable[..., object]]:
     return {f.name: getattr(reference, f.name) for f in FUNCTIONS}
 
 
-def grade(path: Path, options: Options, progress: Progress | None = None) -> GradeResult:
+def grade(
+    path: Path, options: Options, progress: Progress | None = None
+) -> GradeResult:
     started = time.monotonic()
     module = find_module(path)
     data = None if options.quick else load_data(options.data_dir, module)
@@ -58,13 +60,16 @@ def grade(path: Path, options: Options, progress: Progress | None = None) -> Gra
             if not hello.get("ok"):
                 message = _import_error(hello, module)
                 results = [
-                    CheckResult(n, _kind(n), "error", message, ("import-error",)) for n in names
+                    CheckResult(n, _kind(n), "error", message, ("import-error",))
+                    for n in names
                 ]
             else:
                 results = _check_functions(sandbox, hello, info, progress)
             output, output_bytes = sandbox.output.text(), sandbox.output.total
         if hello.get("ok"):
-            results += _check_trainers(module, hello, info, results, data, options, progress)
+            results += _check_trainers(
+                module, hello, info, results, data, options, progress
+            )
 
     scored = tuple(scoring.score(r, options.rubric) for r in results)
     return GradeResult(
@@ -90,7 +95,8 @@ def _import_error(hello: dict[str, object], module: Path) -> str:
     error = hello.get("error") or {}
     assert isinstance(error, dict)
     where = f" at {error['where']}" if error.get("where") else ""
-    return f"importing {module.name} failed: {error.get('type')}: {error.get('message')}{where}"
+    kind, text = error.get("type"), error.get("message")
+    return f"importing {module.name} failed: {kind}: {text}{where}"
 
 
 def _import_warnings(hello: dict[str, object]) -> list[str]:
@@ -98,25 +104,30 @@ def _import_warnings(hello: dict[str, object]) -> list[str]:
     replaced = [str(n) for n in hello.get("replaced") or [] if "." not in str(n)]
     if replaced:
         warnings.append(
-            f"{', '.join(replaced)}: replaced by a stand-in that does nothing (display and "
+            f"{', '.join(replaced)}: replaced by a stand-in that does nothing "
+            "(display and "
             "plotting libraries never run during grading)"
         )
     missing = [str(n) for n in hello.get("missing") or [] if "." not in str(n)]
     if missing:
         warnings.append(
-            f"{', '.join(missing)}: not installed on the grading machine; imported as a "
+            f"{', '.join(missing)}: not installed on the grading machine; "
+            "imported as a "
             "stand-in that does nothing. Do not rely on it in graded functions."
         )
     blocked = [str(n) for n in hello.get("blocked") or []]
     if blocked:
         warnings.append(
-            f"tried to import {', '.join(sorted(set(blocked)))}: the grader's own code is not "
+            f"tried to import {', '.join(sorted(set(blocked)))}: "
+            "the grader's own code is not "
             "importable from a hand-in and earns nothing"
         )
     return warnings
 
 
-def _missing(name: str, info: source.SourceInfo, hello: dict[str, object], module: str) -> str:
+def _missing(
+    name: str, info: source.SourceInfo, hello: dict[str, object], module: str
+) -> str:
     functions = hello.get("functions") or {}
     assert isinstance(functions, dict)
     if name not in functions:
@@ -127,7 +138,9 @@ def _missing(name: str, info: source.SourceInfo, hello: dict[str, object], modul
 
 
 def _check_functions(
-    sandbox: Sandbox, hello: dict[str, object], info: source.SourceInfo,
+    sandbox: Sandbox,
+    hello: dict[str, object],
+    info: source.SourceInfo,
     progress: Progress | None,
 ) -> list[CheckResult]:
     reference = _reference()
@@ -145,12 +158,16 @@ def _check_functions(
     for spec in FUNCTIONS:
         missing = _missing(spec.name, info, hello, module)
         if missing:
-            results.append(CheckResult(spec.name, "function", "missing", missing, ("unfinished",)))
+            results.append(
+                CheckResult(spec.name, "function", "missing", missing, ("unfinished",))
+            )
             continue
         adapter = adapters[spec.name]
         if adapter.error:
             results.append(
-                CheckResult(spec.name, "function", "error", adapter.error, (adapter.mistake,))
+                CheckResult(
+                    spec.name, "function", "error", adapter.error, (adapter.mistake,)
+                )
             )
             continue
         if progress is not None:
@@ -179,16 +196,24 @@ def _check_one(
     status = checks.function_status(case_results)
     gradient = None
     if spec.name in GRADIENTS and fatal is None:
-        gradient = gradcheck.check(sandbox, spec.name, GRADIENTS[spec.name], reference, adapt)
+        gradient = gradcheck.check(
+            sandbox, spec.name, GRADIENTS[spec.name], reference, adapt
+        )
     mistakes = tuple(dict.fromkeys(m for c in case_results for m in c.mistakes))
-    notes = tuple(dict.fromkeys(
-        ([signature_note] if signature_note else []) + [n for c in case_results for n in c.notes]
-    ))
+    notes = tuple(
+        dict.fromkeys(
+            ([signature_note] if signature_note else [])
+            + [n for c in case_results for n in c.notes]
+        )
+    )
     failing = [c for c in case_results if c.status != "pass"]
     passed = len(case_results) - len(failing)
     if failing:
         first = failing[0]
-        message = f"{len(failing)} of {len(case_results)} cases fail; {first.label}: {first.message}"
+        message = (
+            f"{len(failing)} of {len(case_results)} cases fail; "
+            f"{first.label}: {first.message}"
+        )
     else:
         message = f"all {len(case_results)} cases pass"
     if fatal is not None and fatal.cause == "exit":
@@ -196,8 +221,15 @@ def _check_one(
     elif fatal is not None and fatal.cause == "output-flood":
         mistakes += ("output-flood",)
     return CheckResult(
-        spec.name, "function", status, message, mistakes, notes=notes,
-        cases=tuple(case_results), gradient=gradient, cases_passed=passed,
+        spec.name,
+        "function",
+        status,
+        message,
+        mistakes,
+        notes=notes,
+        cases=tuple(case_results),
+        gradient=gradient,
+        cases_passed=passed,
     )
 
 
@@ -211,36 +243,61 @@ def _check_trainers(
     progress: Progress | None,
 ) -> list[CheckResult]:
     results = []
-    batches_ok = any(r.name == "get_mini_batch" and r.status == "pass" for r in function_results)
+    batches_ok = any(
+        r.name == "get_mini_batch" and r.status == "pass" for r in function_results
+    )
     targets = options.targets or {}
     for spec in TRAINERS:
         target = targets.get(spec.name, spec.target)
         missing = _missing(spec.name, info, hello, module.name)
         if missing:
-            results.append(CheckResult(spec.name, "training", "missing", missing, ("unfinished",)))
+            results.append(
+                CheckResult(spec.name, "training", "missing", missing, ("unfinished",))
+            )
             continue
         if options.quick or data is None:
             results.append(
-                CheckResult(spec.name, "training", "skipped", "not trained (--quick)",
-                            training=Training(target=target))
+                CheckResult(
+                    spec.name,
+                    "training",
+                    "skipped",
+                    "not trained (--quick)",
+                    training=Training(target=target),
+                )
             )
             continue
         status, message, outcome, notes, failure, _ = training.run_trainer(
-            module, spec, data, batches_ok, options.limits, options.train_seconds, target,
+            module,
+            spec,
+            data,
+            batches_ok,
+            options.limits,
+            options.train_seconds,
+            target,
             progress,
         )
         mistakes: tuple[str, ...] = ()
         if failure is not None:
             mistakes = {
-                "timeout": ("too-slow",), "exit": ("process-exit",),
+                "timeout": ("too-slow",),
+                "exit": ("process-exit",),
                 "output-flood": ("output-flood",),
             }.get(failure.cause, ())
         if not batches_ok:
-            notes = [*notes, "trained on the reference's mini-batches: your get_mini_batch "
-                     "did not pass its checks"]
+            notes = [
+                *notes,
+                "trained on the reference's mini-batches: your get_mini_batch "
+                "did not pass its checks",
+            ]
         results.append(
-            CheckResult(spec.name, "training", status, message, mistakes,
-                        notes=tuple(notes), training=outcome)
+            CheckResult(
+                spec.name,
+                "training",
+                status,
+                message,
+                mistakes,
+                notes=tuple(notes),
+                training=outcome,
+            )
         )
     return results
-

@@ -51,13 +51,21 @@ def load(path: Path | None = None) -> Rubric:
         for key, value in override.get(section, {}).items():
             if key not in allowed:
                 raise UsageError(
-                    f"--rubric {path}: [{section}] {key} is not one of {', '.join(allowed)}"
+                    f"--rubric {path}: [{section}] {key} is not one of "
+                    f"{', '.join(allowed)}"
                 )
-            if not isinstance(value, int | float) or isinstance(value, bool) or value < 0:
+            if (
+                not isinstance(value, int | float)
+                or isinstance(value, bool)
+                or value < 0
+            ):
                 raise UsageError(
-                    f"--rubric {path}: [{section}] {key} = {value!r} must be a number >= 0"
+                    f"--rubric {path}: [{section}] {key} = {value!r} "
+                    "must be a number >= 0"
                 )
             if section == "partial" and value > 1:
-                raise UsageError(f"--rubric {path}: [partial] {key} = {value} must be <= 1")
+                raise UsageError(
+                    f"--rubric {path}: [partial] {key} = {value} must be <= 1"
+                )
             target[key] = float(value)
     return Rubric(points, partial, str(path))

@@ -11,7 +11,9 @@ from grader.rubric import Rubric
 def score(result: CheckResult, rubric: Rubric) -> CheckResult:
     """The check with its score and maximum filled in."""
     points = rubric.points.get(result.name, 0.0)
-    return replace(result, score=round(_earned(result, rubric, points), 2), max_score=points)
+    return replace(
+        result, score=round(_earned(result, rubric, points), 2), max_score=points
+    )
 
 
 def _earned(result: CheckResult, rubric: Rubric, points: float) -> float:

@@ -39,7 +39,9 @@ def adapt(spec_params: Sequence[str], declared: object) -> Adapter:
     if not isinstance(declared, list):
         return Adapter(_all)
     params = [p for p in declared if isinstance(p, list) and len(p) == 3]
-    positional = [p for p in params if p[1] in ("POSITIONAL_ONLY", "POSITIONAL_OR_KEYWORD")]
+    positional = [
+        p for p in params if p[1] in ("POSITIONAL_ONLY", "POSITIONAL_OR_KEYWORD")
+    ]
     takes_any = any(p[1] == "VAR_POSITIONAL" for p in params)
     required = [p[0] for p in positional if not p[2]]
     keyword_required = [p[0] for p in params if p[1] == "KEYWORD_ONLY" and not p[2]]
@@ -50,8 +52,9 @@ def adapt(spec_params: Sequence[str], declared: object) -> Adapter:
         return Adapter(
             _all,
             error=(
-                f"its signature {shown} requires {', '.join(map(str, extra))}, which the "
-                f"homework never passes: keep ({', '.join(spec_params)}), or give extra "
+                f"its signature {shown} requires {', '.join(map(str, extra))}, "
+                "which the homework never passes: keep "
+                f"({', '.join(spec_params)}), or give extra "
                 "parameters a default"
             ),
             mistake="extra-required-argument",
@@ -62,7 +65,7 @@ def adapt(spec_params: Sequence[str], declared: object) -> Adapter:
         if names and names != list(spec_params)[: len(names)]:
             note = f"parameters named {shown}; called by position as the homework does"
         return Adapter(_all, note)
-    dropped = list(spec_params[len(positional):])
+    dropped = list(spec_params[len(positional) :])
     if all(name in DROPPABLE for name in dropped):
         count = len(positional)
         return Adapter(
@@ -73,7 +76,8 @@ def adapt(spec_params: Sequence[str], declared: object) -> Adapter:
     return Adapter(
         _all,
         error=(
-            f"its signature {shown} takes {len(positional)} arguments; the homework passes "
+            f"its signature {shown} takes {len(positional)} arguments; "
+            "the homework passes "
             f"{wanted} ({', '.join(spec_params)})"
         ),
         mistake="wrong-signature",

@@ -54,7 +54,11 @@ def is_stub(node: ast.FunctionDef) -> bool:
     with none of those names bound: calling them raises NameError.
     """
     body = list(node.body)
-    if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
+    if (
+        body
+        and isinstance(body[0], ast.Expr)
+        and isinstance(body[0].value, ast.Constant)
+    ):
         body = body[1:]
     if not body:
         return True
@@ -66,7 +70,9 @@ def is_stub(node: ast.FunctionDef) -> bool:
     if value is None:
         return True
     returned = value.elts if isinstance(value, ast.Tuple) else [value]
-    params = {a.arg for a in node.args.args + node.args.kwonlyargs + node.args.posonlyargs}
+    params = {
+        a.arg for a in node.args.args + node.args.kwonlyargs + node.args.posonlyargs
+    }
     return all(isinstance(v, ast.Name) and v.id not in params for v in returned)
 
 

@@ -9,8 +9,14 @@ from pathlib import Path
 
 from grader.result import GradeResult
 
-_COLOURS = {"pass": "32", "fail": "31", "error": "31", "timeout": "33", "missing": "33",
-            "skipped": "90"}
+_COLOURS = {
+    "pass": "32",
+    "fail": "31",
+    "error": "31",
+    "timeout": "33",
+    "missing": "33",
+    "skipped": "90",
+}
 
 
 def _colour(text: str, status: str, enabled: bool) -> str:
@@ -39,7 +45,9 @@ def summary(result: GradeResult, report: Path) -> str:
     colour = use_colour()
     if colour:
         sys.stderr.write("\r\033[K")
-    lines = [f"{Path(result.module).name}: {result.score:g} / {result.max_score:g} points"]
+    lines = [
+        f"{Path(result.module).name}: {result.score:g} / {result.max_score:g} points"
+    ]
     for check in result.checks:
         status = _colour(f"{check.status:8s}", check.status, colour)
         points = f"{check.score:5.2f}/{check.max_score:<4g}"

@@ -40,7 +40,12 @@ def validate_weights(
     """(weights in the spec's shapes, weights as returned, problem, notes)."""
     names = ", ".join(n for n, _ in spec.weights)
     if not isinstance(value, list | tuple) or len(value) != len(spec.weights):
-        return None, None, f"expected {len(spec.weights)} arrays ({names}), got {describe(value)}", []
+        return (
+            None,
+            None,
+            f"expected {len(spec.weights)} arrays ({names}), got {describe(value)}",
+            [],
+        )
     canonical, raw, notes = [], [], []
     for (name, shape), item in zip(spec.weights, value, strict=True):
         array = as_array(item)
@@ -48,19 +53,28 @@ def validate_weights(
             return None, None, f"{name} is {describe(item)}, not a numeric array", []
         raw.append(array)
         if array.shape != shape:
-            vector_like = sum(d > 1 for d in array.shape) <= 1 and sum(d > 1 for d in shape) <= 1
+            vector_like = (
+                sum(d > 1 for d in array.shape) <= 1 and sum(d > 1 for d in shape) <= 1
+            )
             if array.size == int(np.prod(shape)) and vector_like:
                 notes.append(f"{name} returned with shape {array.shape}")
                 array = array.reshape(shape)
             else:
-                return None, raw, f"{name} has shape {array.shape}, expected {shape}", notes
+                return (
+                    None,
+                    raw,
+                    f"{name} has shape {array.shape}, expected {shape}",
+                    notes,
+                )
         if not np.isfinite(array).all():
             return None, raw, f"{name} contains nan or inf", notes
         canonical.append(array.astype(np.float64))
     return canonical, raw, "", notes
 
 
-def reference_predictions(spec: TrainerSpec, weights: list[np.ndarray], images: np.ndarray) -> np.ndarray:
+def reference_predictions(
+    spec: TrainerSpec, weights: list[np.ndarray], images: np.ndarray
+) -> np.ndarray:
     """Class predictions of the spec's model with the reference layers."""
     from reference import cnn as reference
 
@@ -69,7 +83,10 @@ def reference_predictions(spec: TrainerSpec, weights: list[np.ndarray], images: 
         x = images[:, k].reshape(spec.image_shape, order=spec.image_order)
         prev: object = x
         for fn, arg_specs in spec.steps:
-            args = [x if a == "x" else prev if a == "prev" else weights[a] for a in arg_specs]
+            args = [
+                x if a == "x" else prev if a == "prev" else weights[a]
+                for a in arg_specs
+            ]
             prev = getattr(reference, fn)(*args)
         labels[k] = int(np.argmax(prev))
     return labels
@@ -100,19 +117,37 @@ def run_trainer(
         if not hello.get("ok"):
             error = hello.get("error") or {}
             failure = Failure("import", str(error.get("message", "")))
-            return "error", failure.message, Training(target=target, limit=seconds,
-                                                      batches=batches), [], failure, ""
+            return (
+                "error",
+                failure.message,
+                Training(target=target, limit=seconds, batches=batches),
+                [],
+                failure,
+                "",
+            )
         if own_batches:
-            header = {"op": "train", "fn": spec.name, "batches": "own", "seed": TRAINING_SEED}
+            header = {
+                "op": "train",
+                "fn": spec.name,
+                "batches": "own",
+                "seed": TRAINING_SEED,
+            }
             args: list[object] = [data.im_train, data.label_train, BATCH_SIZE]
         else:
-            header = {"op": "train", "fn": spec.name, "batches": "given", "seed": TRAINING_SEED}
+            header = {
+                "op": "train",
+                "fn": spec.name,
+                "batches": "given",
+                "seed": TRAINING_SEED,
+            }
             args = list(reference_batches(data))
         if progress is not None:
             progress(f"training {spec.name} (limit {seconds:g} s)")
         reply = sandbox.request(header, args, seconds=seconds)
         output = sandbox.output.text()
-        training = Training(target=target, limit=seconds, batches=batches, seconds=reply.seconds)
+        training = Training(
+            target=target, limit=seconds, batches=batches, seconds=reply.seconds
+        )
         if reply.failure is not None:
             status = "timeout" if reply.failure.cause == "timeout" else "error"
             message = reply.failure.message
@@ -127,7 +162,9 @@ def run_trainer(
         predicted = reference_predictions(spec, weights, data.im_test)
         true = data.label_test.reshape(-1).astype(np.int64)
         accuracy = float(np.mean(predicted == true))
-        own_accuracy, own_error = _own_forward(sandbox, spec, raw or weights, data, limits)
+        own_accuracy, own_error = _own_forward(
+            sandbox, spec, raw or weights, data, limits
+        )
         training = Training(
             accuracy=accuracy,
             accuracy_own_forward=own_accuracy,
@@ -140,14 +177,20 @@ def run_trainer(
         )
         output = sandbox.output.text()
     passed = accuracy > target
-    message = f"test accuracy {accuracy:.2%} {'>' if passed else '<='} target {target:.0%}"
+    message = (
+        f"test accuracy {accuracy:.2%} {'>' if passed else '<='} target {target:.0%}"
+    )
     if own_accuracy is not None and abs(own_accuracy - accuracy) > 0.005:
         message += f"; with your own forward functions {own_accuracy:.2%}"
     return ("pass" if passed else "fail"), message, training, notes, None, output
 
 
 def _own_forward(
-    sandbox: Sandbox, spec: TrainerSpec, weights: list[np.ndarray], data: Dataset, limits: Limits
+    sandbox: Sandbox,
+    spec: TrainerSpec,
+    weights: list[np.ndarray],
+    data: Dataset,
+    limits: Limits,
 ) -> tuple[float | None, str]:
     """Accuracy of the weights with the student's own layer functions."""
     steps = [[fn, list(arg_specs)] for fn, arg_specs in spec.steps]

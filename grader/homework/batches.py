@@ -30,8 +30,14 @@ def _batches(value: object, name: str) -> tuple[list[np.ndarray] | None, str, st
 
 
 def _fail(message: str, mistake: str = "") -> list[OutputCheck]:
-    return [OutputCheck("mini_batch_x", False, mistake=mistake,
-                        mismatch=Mismatch("batches", message))]
+    return [
+        OutputCheck(
+            "mini_batch_x",
+            False,
+            mistake=mistake,
+            mismatch=Mismatch("batches", message),
+        )
+    ]
 
 
 def judge(case: Case, value: object) -> list[OutputCheck]:
@@ -73,9 +79,13 @@ def judge(case: Case, value: object) -> list[OutputCheck]:
     one_hot = np.concatenate(ys, axis=1).astype(np.float64)
     order = _match_columns(images, taken)
     if order is None or len(set(order.tolist())) != n:
-        return _fail("the batches drop or repeat training columns", "batches-repeat-columns")
+        return _fail(
+            "the batches drop or repeat training columns", "batches-repeat-columns"
+        )
     if not (np.isin(one_hot, (0.0, 1.0)).all() and (one_hot.sum(axis=0) == 1).all()):
-        return _fail("mini_batch_y is not one-hot (one 1 per column)", "labels-not-one-hot")
+        return _fail(
+            "mini_batch_y is not one-hot (one 1 per column)", "labels-not-one-hot"
+        )
     want = labels.reshape(-1).astype(np.int64)[order]
     got = one_hot.argmax(axis=0)
     agree = float(np.mean(got == want))
@@ -88,7 +98,9 @@ def judge(case: Case, value: object) -> list[OutputCheck]:
             "scrambled-pairs",
         )
     if np.array_equal(order, np.arange(n)):
-        return _fail("the columns are in their original order: no shuffle", "no-shuffle")
+        return _fail(
+            "the columns are in their original order: no shuffle", "no-shuffle"
+        )
     return [OutputCheck("mini_batch_x", True, note="; ".join(notes))]
 
 

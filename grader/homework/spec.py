@@ -55,7 +55,10 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
     FunctionSpec("relu_backward", ("dl_dy", "x", "y"), ("dl_dx",), "relu"),
     FunctionSpec("conv", ("x", "w_conv", "b_conv"), ("y",)),
     FunctionSpec(
-        "conv_backward", ("dl_dy", "x", "w_conv", "b_conv", "y"), ("dl_dw", "dl_db"), "conv"
+        "conv_backward",
+        ("dl_dy", "x", "w_conv", "b_conv", "y"),
+        ("dl_dw", "dl_db"),
+        "conv",
     ),
     FunctionSpec("pool2x2", ("x",), ("y",)),
     FunctionSpec("pool2x2_backward", ("dl_dy", "x", "y"), ("dl_dx",), "pool2x2"),
@@ -85,11 +88,22 @@ TRAINERS: tuple[TrainerSpec, ...] = (
         (("w1", (30, 196)), ("b1", (30, 1)), ("w2", (10, 30)), ("b2", (10, 1))),
         (_FC, ("relu", ("prev",)), ("fc", ("prev", 2, 3))),
         0.90,
-        uses=("fc", "fc_backward", "relu", "relu_backward", "loss_cross_entropy_softmax"),
+        uses=(
+            "fc",
+            "fc_backward",
+            "relu",
+            "relu_backward",
+            "loss_cross_entropy_softmax",
+        ),
     ),
     TrainerSpec(
         "train_cnn",
-        (("w_conv", (3, 3, 1, 3)), ("b_conv", (3, 1)), ("w_fc", (10, 147)), ("b_fc", (10, 1))),
+        (
+            ("w_conv", (3, 3, 1, 3)),
+            ("b_conv", (3, 1)),
+            ("w_fc", (10, 147)),
+            ("b_fc", (10, 1)),
+        ),
         (
             ("conv", ("x", 0, 1)),
             ("relu", ("prev",)),
@@ -101,9 +115,17 @@ TRAINERS: tuple[TrainerSpec, ...] = (
         image_shape=(14, 14, 1),
         image_order="F",
         uses=(
-            "conv", "conv_backward", "relu", "relu_backward", "pool2x2",
-            "pool2x2_backward", "flattening", "flattening_backward", "fc",
-            "fc_backward", "loss_cross_entropy_softmax",
+            "conv",
+            "conv_backward",
+            "relu",
+            "relu_backward",
+            "pool2x2",
+            "pool2x2_backward",
+            "flattening",
+            "flattening_backward",
+            "fc",
+            "fc_backward",
+            "loss_cross_entropy_softmax",
         ),
     ),
 )

@@ -9,9 +9,9 @@ answer is checked as plain data on the other side.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import inspect
-import os
 import random
 import sys
 import time
@@ -28,7 +28,9 @@ _HERE = Path(__file__).resolve().parent
 def _load_sibling(name: str) -> types.ModuleType:
     # Loaded by path under a private name: the sandbox folder is never put on
     # sys.path, so student code cannot shadow or import these helpers by name.
-    spec = importlib.util.spec_from_file_location(f"_hw_sandbox_{name}", _HERE / f"{name}.py")
+    spec = importlib.util.spec_from_file_location(
+        f"_hw_sandbox_{name}", _HERE / f"{name}.py"
+    )
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module
     spec.loader.exec_module(module)
@@ -156,7 +158,8 @@ class Child:
             prev: Any = x
             for fn, arg_specs in steps:
                 call_args = [
-                    x if a == "x" else prev if a == "prev" else consts[a] for a in arg_specs
+                    x if a == "x" else prev if a == "prev" else consts[a]
+                    for a in arg_specs
                 ]
                 prev = self.function(fn)(*call_args)
             labels[k] = int(np.argmax(np.asarray(prev, dtype=np.float64)))
@@ -197,10 +200,8 @@ def _seed(seed: Any) -> None:
 
 def _flush() -> None:
     for stream in (sys.stdout, sys.stderr):
-        try:
+        with contextlib.suppress(Exception):
             stream.flush()
-        except Exception:
-            pass
 
 
 def serve(child: Child, proto_in: int, proto_out: int) -> None:
@@ -208,7 +209,7 @@ def serve(child: Child, proto_in: int, proto_out: int) -> None:
     while True:
         try:
             header, blobs = wire.receive(proto_in)
-        except wire.WireClosed:
+        except wire.WireClosedError:
             return
         start = time.perf_counter()
         shims.used.clear()

@@ -30,7 +30,14 @@ from grader.sandbox import wire
 _CHILD = Path(__file__).resolve().parent / "child.py"
 _RUNTIME = ("child.py", "wire.py", "standins.py", "shims.py")
 # Environment passed through to the child: the rest of the grader's is not.
-_KEPT_ENV = ("PATH", "LANG", "LC_ALL", "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "TMPDIR")
+_KEPT_ENV = (
+    "PATH",
+    "LANG",
+    "LC_ALL",
+    "OPENBLAS_CORETYPE",
+    "OPENBLAS_L2_SIZE",
+    "TMPDIR",
+)
 
 
 @dataclass(frozen=True)
@@ -190,16 +197,27 @@ class Sandbox:
 
         deadline = time.monotonic() + self.limits.import_seconds
         try:
-            header, _ = wire.receive(self._from_child, deadline, self.limits.answer_bytes)
+            header, _ = wire.receive(
+                self._from_child, deadline, self.limits.answer_bytes
+            )
             hello = header["hello"]
             if not isinstance(hello, dict):
                 raise wire.WireError("hello is not an object")
-        except (wire.WireError, wire.WireTimeout, wire.WireClosed, KeyError) as err:
+        except (
+            wire.WireError,
+            wire.WireTimeoutError,
+            wire.WireClosedError,
+            KeyError,
+        ) as err:
             failure = self._failure_from(err, self.limits.import_seconds)
             self.close()
             hello = {
                 "ok": False,
-                "error": {"type": failure.cause, "message": failure.message, "where": ""},
+                "error": {
+                    "type": failure.cause,
+                    "message": failure.message,
+                    "where": "",
+                },
                 "functions": {},
             }
         self.hello = hello
@@ -253,7 +271,12 @@ class Sandbox:
             reply, answer_blobs = wire.receive(
                 self._from_child, started + limit, self.limits.answer_bytes
             )
-        except (OSError, wire.WireError, wire.WireTimeout, wire.WireClosed) as err:
+        except (
+            OSError,
+            wire.WireError,
+            wire.WireTimeoutError,
+            wire.WireClosedError,
+        ) as err:
             failure = self._failure_from(err, limit)
             self.close()
             return Reply(failure=failure, seconds=time.monotonic() - started)
@@ -282,7 +305,7 @@ class Sandbox:
                 "output-flood",
                 f"printed more than {self.limits.output_bytes >> 20} MiB in one call",
             )
-        if isinstance(err, wire.WireTimeout):
+        if isinstance(err, wire.WireTimeoutError):
             return Failure("timeout", f"no answer within the {limit:g} s limit")
         if isinstance(err, wire.WireError):
             return Failure("garbage", f"unusable answer: {err}")
@@ -290,9 +313,15 @@ class Sandbox:
         if status is None:
             return Failure("crash", f"the channel to the process broke ({err})")
         if status < 0:
-            name = signal.Signals(-status).name if -status in signal.valid_signals() else ""
+            name = (
+                signal.Signals(-status).name
+                if -status in signal.valid_signals()
+                else ""
+            )
             hint = " (often: out of memory)" if -status == signal.SIGKILL else ""
-            return Failure("crash", f"the process was killed by signal {name or -status}{hint}")
+            return Failure(
+                "crash", f"the process was killed by signal {name or -status}{hint}"
+            )
         return Failure("exit", f"the process exited (status {status}) without a result")
 
     def _exit_status(self) -> int | None:

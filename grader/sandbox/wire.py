@@ -35,11 +35,11 @@ class WireError(Exception):
     """The other side sent something that is not a well-formed message."""
 
 
-class WireTimeout(Exception):
+class WireTimeoutError(Exception):
     """No complete message arrived before the deadline."""
 
 
-class WireClosed(Exception):
+class WireClosedError(Exception):
     """The other side closed the channel (usually: the process ended)."""
 
 
@@ -64,7 +64,11 @@ def _encode(value: Any, blobs: list[bytes], depth: int) -> Any:
     if isinstance(value, bool | int | float) and type(value) in (bool, int, float):
         if isinstance(value, float) and not np.isfinite(value):
             return {"t": "num", "v": repr(value)}
-        if isinstance(value, int) and not isinstance(value, bool) and abs(value) > 2**62:
+        if (
+            isinstance(value, int)
+            and not isinstance(value, bool)
+            and abs(value) > 2**62
+        ):
             return {"t": "num", "v": float(value)}
         return {"t": "num", "v": value}
     if value is None:
@@ -159,7 +163,7 @@ def receive(
 ) -> tuple[dict[str, Any], list[bytes]]:
     """Read one message; `deadline` is a time.monotonic() value or None.
 
-    Raises WireTimeout past the deadline, WireClosed at end of file and
+    Raises WireTimeoutError past the deadline, WireClosedError at end of file and
     WireError for a malformed or oversized message (more than `limit` bytes).
     """
     reader = _Reader(fd, deadline)
@@ -198,13 +202,13 @@ class _Reader:
             if self.deadline is not None:
                 left = self.deadline - time.monotonic()
                 if left <= 0:
-                    raise WireTimeout()
+                    raise WireTimeoutError()
                 ready, _, _ = select.select([self.fd], [], [], left)
                 if not ready:
-                    raise WireTimeout()
+                    raise WireTimeoutError()
             chunk = os.read(self.fd, min(remaining, 1 << 20))
             if not chunk:
-                raise WireClosed()
+                raise WireClosedError()
             chunks.append(chunk)
             remaining -= len(chunk)
         return b"".join(chunks)
