@@ -19,6 +19,7 @@ from grader.homework.cases import Case
 from grader.homework.spec import FunctionSpec
 from grader.result import CaseResult
 from grader.sandbox.runner import Failure, Sandbox
+from grader.training import failure_text
 
 # Causes after which the function's remaining cases are not run: the child is
 # gone or hung, and the next case would most likely end the same way.
@@ -160,7 +161,7 @@ def _case_result(
         notes.append(f"uses {', '.join(best.legacy)}, removed from current NumPy")
         mistakes.append("numpy-removed-alias")
     if best.failure is not None:
-        message = _failure_text(best.failure)
+        message = failure_text(best.failure)
     else:
         message = "; ".join(o.mismatch.message for o in best.outputs if o.mismatch)
     inputs = tuple(
@@ -179,13 +180,6 @@ def _case_result(
         best.outputs,
         inputs,
     )
-
-
-def _failure_text(failure: Failure) -> str:
-    if failure.cause == "exception":
-        where = f" at {failure.where}" if failure.where else ""
-        return f"{failure.exc_type}: {failure.message}{where}"
-    return failure.message
 
 
 def function_status(cases: Sequence[CaseResult]) -> str:

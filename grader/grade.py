@@ -10,12 +10,24 @@ from pathlib import Path
 from grader import checks, gradcheck, scoring, signature, source, training
 from grader.discover import Dataset, find_module, load_data
 from grader.homework import cases as homework_cases
-from grader.homework.spec import FUNCTIONS, GRADIENTS, TRAINERS, FunctionSpec
+from grader.homework.spec import (
+    EMBEDDED_TARGETS,
+    FUNCTIONS,
+    GRADIENTS,
+    TRAINERS,
+    FunctionSpec,
+)
 from grader.result import CaseResult, CheckResult, GradeResult, Training
 from grader.rubric import Rubric
 from grader.sandbox.runner import Limits, Sandbox
 
 VERSION = "0.1.0"
+# Mistake names for a child lost during training.
+FAILURE_MISTAKES = {
+    "timeout": ("too-slow",),
+    "exit": ("process-exit",),
+    "output-flood": ("output-flood",),
+}
 Progress = Callable[[str], None]
 
 
@@ -67,9 +79,13 @@ def grade(
                 results = _check_functions(sandbox, hello, info, progress)
             output, output_bytes = sandbox.output.text(), sandbox.output.total
         if hello.get("ok"):
-            results += _check_trainers(
+            trained, printed = _check_trainers(
                 module, hello, info, results, data, options, progress
             )
+            results += trained
+            for name, (text, size) in printed.items():
+                output += f"\n--- printed while training {name} ---\n{text}"
+                output_bytes += size
 
     scored = tuple(scoring.score(r, options.rubric) for r in results)
     return GradeResult(
@@ -216,10 +232,8 @@ def _check_one(
         )
     else:
         message = f"all {len(case_results)} cases pass"
-    if fatal is not None and fatal.cause == "exit":
-        mistakes += ("process-exit",)
-    elif fatal is not None and fatal.cause == "output-flood":
-        mistakes += ("output-flood",)
+    if fatal is not None and fatal.cause != "timeout":
+        mistakes += FAILURE_MISTAKES.get(fatal.cause, ())
     return CheckResult(
         spec.name,
         "function",
@@ -241,12 +255,15 @@ def _check_trainers(
     data: Dataset | None,
     options: Options,
     progress: Progress | None,
-) -> list[CheckResult]:
-    results = []
+) -> tuple[list[CheckResult], dict[str, tuple[str, int]]]:
+    """The trainers' verdicts, and what each printed (kept text, total bytes)."""
+    results: list[CheckResult] = []
+    outputs: dict[str, tuple[str, int]] = {}
     batches_ok = any(
         r.name == "get_mini_batch" and r.status == "pass" for r in function_results
     )
-    targets = options.targets or {}
+    targets = dict(EMBEDDED_TARGETS) if data is not None and data.embedded else {}
+    targets.update(options.targets or {})
     for spec in TRAINERS:
         target = targets.get(spec.name, spec.target)
         missing = _missing(spec.name, info, hello, module.name)
@@ -266,7 +283,9 @@ def _check_trainers(
                 )
             )
             continue
-        status, message, outcome, notes, failure, _ = training.run_trainer(
+        if progress is not None:
+            progress(f"training {spec.name} (limit {options.train_seconds:g} s)")
+        outcome = training.run_trainer(
             module,
             spec,
             data,
@@ -274,30 +293,27 @@ def _check_trainers(
             options.limits,
             options.train_seconds,
             target,
-            progress,
         )
         mistakes: tuple[str, ...] = ()
-        if failure is not None:
-            mistakes = {
-                "timeout": ("too-slow",),
-                "exit": ("process-exit",),
-                "output-flood": ("output-flood",),
-            }.get(failure.cause, ())
+        if outcome.failure is not None:
+            mistakes = FAILURE_MISTAKES.get(outcome.failure.cause, ())
+        notes = outcome.notes
         if not batches_ok:
-            notes = [
-                *notes,
+            notes += (
                 "trained on the reference's mini-batches: your get_mini_batch "
                 "did not pass its checks",
-            ]
+            )
+        if outcome.output_bytes:
+            outputs[spec.name] = (outcome.output, outcome.output_bytes)
         results.append(
             CheckResult(
                 spec.name,
                 "training",
-                status,
-                message,
+                outcome.status,
+                outcome.message,
                 mistakes,
-                notes=tuple(notes),
-                training=outcome,
+                notes=notes,
+                training=outcome.training,
             )
         )
-    return results
+    return results, outputs

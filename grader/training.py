@@ -11,7 +11,7 @@ driver would run them).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -99,6 +99,19 @@ def confusion(predicted: np.ndarray, true: np.ndarray) -> tuple[tuple[int, ...],
     return tuple(tuple(int(v) for v in row) for row in matrix)
 
 
+@dataclass(frozen=True)
+class Outcome:
+    """A trainer's verdict before scoring, and what it printed."""
+
+    status: str
+    message: str
+    training: Training
+    notes: tuple[str, ...] = ()
+    failure: Failure | None = None
+    output: str = ""
+    output_bytes: int = 0
+
+
 def run_trainer(
     module: Path,
     spec: TrainerSpec,
@@ -107,57 +120,43 @@ def run_trainer(
     limits: Limits,
     seconds: float,
     target: float,
-    progress: Callable[[str], None] | None = None,
-) -> tuple[str, str, Training, list[str], Failure | None, str]:
-    """Train in a fresh sandbox. Returns (status, message, training, notes,
-    failure, captured output)."""
+) -> Outcome:
+    """Train in a fresh sandbox, check the weights, measure the accuracy."""
     batches = "own" if own_batches else "reference"
+    pending = Training(target=target, limit=seconds, batches=batches)
     with Sandbox(module, limits) as sandbox:
         hello = sandbox.start()
         if not hello.get("ok"):
             error = hello.get("error") or {}
             failure = Failure("import", str(error.get("message", "")))
-            return (
-                "error",
-                failure.message,
-                Training(target=target, limit=seconds, batches=batches),
-                [],
-                failure,
-                "",
-            )
+            return Outcome("error", failure.message, pending, failure=failure)
+        header = {
+            "op": "train",
+            "fn": spec.name,
+            "batches": "own" if own_batches else "given",
+            "seed": TRAINING_SEED,
+        }
         if own_batches:
-            header = {
-                "op": "train",
-                "fn": spec.name,
-                "batches": "own",
-                "seed": TRAINING_SEED,
-            }
             args: list[object] = [data.im_train, data.label_train, BATCH_SIZE]
         else:
-            header = {
-                "op": "train",
-                "fn": spec.name,
-                "batches": "given",
-                "seed": TRAINING_SEED,
-            }
             args = list(reference_batches(data))
-        if progress is not None:
-            progress(f"training {spec.name} (limit {seconds:g} s)")
         reply = sandbox.request(header, args, seconds=seconds)
-        output = sandbox.output.text()
-        training = Training(
-            target=target, limit=seconds, batches=batches, seconds=reply.seconds
-        )
+        trained = replace(pending, seconds=reply.seconds)
         if reply.failure is not None:
             status = "timeout" if reply.failure.cause == "timeout" else "error"
-            message = reply.failure.message
-            if reply.failure.cause == "exception":
-                where = f" at {reply.failure.where}" if reply.failure.where else ""
-                message = f"{reply.failure.exc_type}: {message}{where}"
-            return status, message, training, [], reply.failure, output
+            return Outcome(
+                status,
+                failure_text(reply.failure),
+                trained,
+                (),
+                reply.failure,
+                *_printed(sandbox),
+            )
         weights, raw, problem, notes = validate_weights(spec, reply.value)
         if weights is None:
-            return "fail", problem, training, notes, None, output
+            return Outcome(
+                "fail", problem, trained, tuple(notes), None, *_printed(sandbox)
+            )
 
         predicted = reference_predictions(spec, weights, data.im_test)
         true = data.label_test.reshape(-1).astype(np.int64)
@@ -165,24 +164,33 @@ def run_trainer(
         own_accuracy, own_error = _own_forward(
             sandbox, spec, raw or weights, data, limits
         )
-        training = Training(
+        trained = replace(
+            trained,
             accuracy=accuracy,
             accuracy_own_forward=own_accuracy,
             own_forward_error=own_error,
-            target=target,
-            seconds=reply.seconds,
-            limit=seconds,
-            batches=batches,
             confusion=confusion(predicted, true),
         )
-        output = sandbox.output.text()
+        printed = _printed(sandbox)
     passed = accuracy > target
-    message = (
-        f"test accuracy {accuracy:.2%} {'>' if passed else '<='} target {target:.0%}"
-    )
+    relation = ">" if passed else "<="
+    message = f"test accuracy {accuracy:.2%} {relation} target {target:.0%}"
     if own_accuracy is not None and abs(own_accuracy - accuracy) > 0.005:
         message += f"; with your own forward functions {own_accuracy:.2%}"
-    return ("pass" if passed else "fail"), message, training, notes, None, output
+    status = "pass" if passed else "fail"
+    return Outcome(status, message, trained, tuple(notes), None, *printed)
+
+
+def _printed(sandbox: Sandbox) -> tuple[str, int]:
+    return sandbox.output.text(), sandbox.output.total
+
+
+def failure_text(failure: Failure) -> str:
+    """A failure in words, with the student's line for an exception."""
+    if failure.cause == "exception":
+        where = f" at {failure.where}" if failure.where else ""
+        return f"{failure.exc_type}: {failure.message}{where}"
+    return failure.message
 
 
 def _own_forward(
