@@ -16,7 +16,9 @@ ROOT = Path(__file__).resolve().parents[1]
 REFERENCE_SOURCE = Path(reference.cnn.__file__).read_text()
 
 
-def grade(*args: str | Path, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+def grade(
+    *args: str | Path, cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "grader", *map(str, args)],
         capture_output=True,
@@ -77,14 +79,22 @@ def test_rubric_override_changes_points(tmp_path: Path) -> None:
     rubric = tmp_path / "rubric.toml"
     rubric.write_text("[points]\nfc = 10\n")
     out = tmp_path / "r.json"
-    run = grade(tmp_path / "hw", "--quick", "--rubric", rubric, "--json", out,
-                "--out", tmp_path / "reports")
+    run = grade(
+        tmp_path / "hw",
+        "--quick",
+        "--rubric",
+        rubric,
+        "--json",
+        out,
+        "--out",
+        tmp_path / "reports",
+    )
     assert run.returncode == 0, run.stdout + run.stderr
     checks = {c["name"]: c for c in json.loads(out.read_text())["checks"]}
     assert checks["fc"]["max_score"] == 10 and checks["fc"]["score"] == 10
 
 
-REAL_STUDENT = '''\
+REAL_STUDENT = """\
 import cv2
 import numpy as np
 import matplotlib
@@ -116,7 +126,8 @@ def train_slp(mini_batch_x, mini_batch_y):
     b = np.zeros((10, 1))
     losses = []
     for it in range(300):
-        xb, yb = mini_batch_x[it % len(mini_batch_x)], mini_batch_y[it % len(mini_batch_x)]
+        k = it % len(mini_batch_x)
+        xb, yb = mini_batch_x[k], mini_batch_y[k]
         print("iteration", it)
         s = w @ xb + b
         p = np.exp(s - s.max(axis=0))
@@ -128,7 +139,7 @@ def train_slp(mini_batch_x, mini_batch_y):
     plt.plot(losses)
     plt.show()
     return w, b
-'''
+"""
 
 
 def test_a_real_student_folder_grades_without_hanging(tmp_path: Path) -> None:

@@ -10,8 +10,9 @@ from grader import compare
 def test_vector_layouts_pass_with_a_note() -> None:
     expected = np.arange(4.0).reshape(1, 4)
     for shape in ((4,), (4, 1), (1, 4)):
-        verdict = compare.check_output("dl_dx", expected.reshape(shape), expected,
-                                       compare.vector)
+        verdict = compare.check_output(
+            "dl_dx", expected.reshape(shape), expected, compare.vector
+        )
         assert verdict.ok, shape
         assert bool(verdict.note) == (shape != (1, 4))
 
@@ -44,8 +45,9 @@ def test_mismatch_counts_and_locates_errors() -> None:
 
 
 def test_shape_mismatch_has_its_own_message() -> None:
-    verdict = compare.check_output("y", np.zeros((3, 3)), np.zeros((10, 1)),
-                                   compare.vector)
+    verdict = compare.check_output(
+        "y", np.zeros((3, 3)), np.zeros((10, 1)), compare.vector
+    )
     assert verdict.mismatch is not None and verdict.mismatch.reason == "shape"
     assert "(3, 3)" in verdict.mismatch.message
 

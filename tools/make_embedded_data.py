@@ -3,7 +3,9 @@
 It serves machines that lack the course's mnist_train.mat and mnist_test.mat.
 The source is scikit-learn's copy of the UCI "Optical Recognition of
 Handwritten Digits" test set: 1797 images of 8x8 pixels, values 0..16. Each is
-resampled to 14x14 by bilinear interpolation, scaled to 0..255 and stored as
+resampled to 10x10 by bilinear interpolation and framed by 2 empty pixels on
+each side to 14x14 (as MNIST frames its 20x20 digits in 28x28, so that the
+course's hyper-parameters suit it), scaled to 0..255 and stored as
 uint8 in the course's layout: im_train (196, n) with one image per column,
 where column.reshape((14, 14), order="F") is the upright digit, and
 label_train (1, n) uint8 digits 0..9; im_test and label_test likewise. A seeded
@@ -31,6 +33,7 @@ import numpy as np
 from scipy import ndimage
 
 SIDE = 14
+DIGIT = 10  # the digit's own size inside the SIDE x SIDE frame
 N_CLASSES = 10
 TEST_PER_CLASS = 30
 SEED = 14
@@ -53,13 +56,17 @@ def load_source() -> tuple[np.ndarray, np.ndarray]:
 
 
 def resample(images: np.ndarray) -> np.ndarray:
-    """Bilinear resampling of (n, 8, 8) images in 0..16 to (n, 14, 14) uint8.
+    """Bilinear resampling of (n, 8, 8) images in 0..16 to (n, 14, 14) uint8:
+    the digit DIGIT x DIGIT in the middle, an empty border around it.
 
     Order-1 interpolation only mixes neighbouring pixels, so the result stays
     within 0..16 before it is scaled to 0..255.
     """
-    factor = SIDE / images.shape[1]
-    big = np.stack([ndimage.zoom(image, factor, order=1) for image in images])
+    factor = DIGIT / images.shape[1]
+    small = np.stack([ndimage.zoom(image, factor, order=1) for image in images])
+    border = (SIDE - DIGIT) // 2
+    big = np.zeros((len(images), SIDE, SIDE))
+    big[:, border : border + DIGIT, border : border + DIGIT] = small
 
     scaled = np.rint(big * (255.0 / SOURCE_MAX))
     return np.clip(scaled, 0, 255).astype(np.uint8)

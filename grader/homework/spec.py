@@ -132,13 +132,14 @@ TRAINERS: tuple[TrainerSpec, ...] = (
 
 # Targets on the embedded digits (grader/data/digits14.npz), used when no course
 # data is given. They are not the course's: they were calibrated from the
-# reference solution's test accuracy on that set (tools/calibrate_embedded.py
-# prints it) less a margin like the course's, and the report says so.
+# reference solution on that set (seed 0: 92.0 %, 94.0 %, 96.3 %, 96.7 % of the
+# 300 test images; seeds 1-4 within 1.3 points), less a margin like the
+# course's (the linear model keeps the assignment's low bar). The report says so.
 EMBEDDED_TARGETS: dict[str, float] = {
     "train_slp_linear": 0.25,
-    "train_slp": 0.85,
-    "train_mlp": 0.90,
-    "train_cnn": 0.92,
+    "train_slp": 0.89,
+    "train_mlp": 0.93,
+    "train_cnn": 0.94,
 }
 
 BATCH_SIZE = 32
