@@ -143,15 +143,18 @@ def _case_result(
     spec: FunctionSpec, case: Case, best: Attempt, attempts: list[Attempt]
 ) -> CaseResult:
     notes: list[str] = []
+    detail = ""
     mistakes = [o.mistake for o in best.outputs if o.mistake]
     if best.layout:
+        # The note is the same for every case, so the check can show it once;
+        # the case's message keeps the spec layout's own error.
         first = attempts[0]
-        why = (
-            f"raised {first.failure.exc_type}: {first.failure.message}"
-            if first.failure is not None
-            else "gave other values"
-        )
-        notes.append(f"works with {best.layout} (with the spec's layout it {why})")
+        if first.failure is not None:
+            why = f"raised {first.failure.exc_type or first.failure.cause}"
+            detail = f"with the spec's layout: {failure_text(first.failure)}"
+        else:
+            why = "gave other values"
+        notes.append(f"works with {best.layout} (the spec's layout {why})")
     notes += [o.note for o in best.outputs if o.note]
     if best.mutated:
         names = ", ".join(spec.params[i] for i in best.mutated if i < len(spec.params))
@@ -164,6 +167,8 @@ def _case_result(
         message = failure_text(best.failure)
     else:
         message = "; ".join(o.mismatch.message for o in best.outputs if o.mismatch)
+    if best.status == "pass":
+        message = detail
     inputs = tuple(
         (name, np.asarray(a))
         for name, a in zip(spec.params, case.args, strict=False)

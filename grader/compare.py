@@ -11,7 +11,7 @@ mistake name (a transposed matrix) matches only to name that mistake.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -149,8 +149,10 @@ def check_output(
     """Match one returned value against the expected array.
 
     `read(obtained, expected)` lists the interpretations to try, spec layout
-    first. The first one that matches decides; with none, the mismatch is
-    reported for the first interpretation of the right shape.
+    first. An honest interpretation that matches passes; failing that, one
+    that names a mistake and matches names it; with neither, the mismatch is
+    reported for the first honest interpretation of the right shape.
+    `OutputCheck.obtained` is always the answer as returned.
     """
     obtained = as_array(value)
     if obtained is None:
@@ -159,46 +161,40 @@ def check_output(
             name, False, mismatch=Mismatch("type", message), expected=expected
         )
     candidates = read(obtained, expected)
-    for candidate in candidates:
-        if (
-            candidate.array.shape == expected.shape
-            and differ(candidate.array, expected, tol) is None
-        ):
-            return OutputCheck(
-                name,
-                not candidate.mistake,
-                note=candidate.note,
-                mistake=candidate.mistake,
-                obtained=candidate.array,
-                expected=expected,
-            )
+    matching = [
+        c
+        for c in candidates
+        if c.array.shape == expected.shape and differ(c.array, expected, tol) is None
+    ]
+    honest = [c for c in matching if not c.mistake]
+    if honest:
+        return OutputCheck(
+            name, True, note=honest[0].note, obtained=obtained, expected=expected
+        )
     plain = [c for c in candidates if not c.mistake and c.array.shape == expected.shape]
+    mistake = matching[0].mistake if matching else ""
     if not plain:
         message = f"{name}: shape {obtained.shape} where {expected.shape} was expected"
         return OutputCheck(
             name,
             False,
+            mistake=mistake,
             mismatch=Mismatch("shape", message),
             obtained=obtained,
             expected=expected,
         )
-    mismatch = differ(plain[0].array, expected, tol)
-    assert mismatch is not None
-    mismatch = Mismatch(
-        mismatch.reason,
-        f"{name}: {mismatch.message}",
-        mismatch.count,
-        mismatch.total,
-        mismatch.max_abs,
-        mismatch.max_rel,
-        mismatch.first,
-    )
+    found = differ(plain[0].array, expected, tol)
+    assert found is not None
+    text = f"{name}: {found.message}"
+    if mistake:
+        text += f" (the answer matches the known mistake {mistake})"
     return OutputCheck(
         name,
         False,
         note=plain[0].note,
-        mismatch=mismatch,
-        obtained=plain[0].array,
+        mistake=mistake,
+        mismatch=replace(found, message=text),
+        obtained=obtained,
         expected=expected,
     )
 
@@ -226,7 +222,7 @@ def vector(obtained: np.ndarray, expected: np.ndarray) -> list[Interpretation]:
     if obtained.shape == expected.shape:
         return [Interpretation(obtained)]
     if obtained.size == expected.size and sum(d > 1 for d in obtained.shape) <= 1:
-        note = f"returned as {_layout_name(obtained.shape)} {obtained.shape}"
+        note = f"returned as {_layout_name(obtained.shape)}"
         return [Interpretation(obtained.reshape(expected.shape), note)]
     return [Interpretation(obtained)]
 
@@ -269,7 +265,7 @@ def flattened_matrix(rows: int, cols: int) -> Reader:
             note = (
                 ""
                 if obtained.shape == expected.shape
-                else (f"dl_dw as {_layout_name(obtained.shape)} {obtained.shape}")
+                else f"dl_dw as {_layout_name(obtained.shape)}"
             )
             found.append(Interpretation(flat.reshape(expected.shape), note))
             by_columns = flat.reshape((rows, cols), order="F").reshape(expected.shape)

@@ -103,7 +103,7 @@ def check(
         sandbox, grad, args, reference[grad.forward], adapt(grad.forward)
     )
     if numeric is None:
-        return GradientCheck("unavailable", problem)
+        return GradientCheck("unavailable", problem, forward=grad.forward)
     expected_shapes = _canonical_shapes(name, reference, args)
     spec = function(name)
     layouts = [("", tuple(args))]
@@ -140,14 +140,16 @@ def check(
         if not messages:
             where = f" (called with {layout})" if layout else ""
             return GradientCheck(
-                "pass", f"agrees with finite differences of your {grad.forward}{where}"
+                "pass",
+                f"agrees with finite differences of your {grad.forward}{where}",
+                forward=grad.forward,
             )
         last = (
             f"disagrees with finite differences of your own {grad.forward}: "
             + "; ".join(messages)
         )
-        return GradientCheck("fail", last, worst)
-    return GradientCheck("unavailable", last)
+        return GradientCheck("fail", last, worst, grad.forward)
+    return GradientCheck("unavailable", last, forward=grad.forward)
 
 
 def _canonical_shapes(

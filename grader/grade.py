@@ -279,7 +279,7 @@ def _check_trainers(
                     "training",
                     "skipped",
                     "not trained (--quick)",
-                    training=Training(target=target),
+                    training=Training(target=target, limit=options.train_seconds),
                 )
             )
             continue

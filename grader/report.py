@@ -16,7 +16,6 @@ import numpy as np
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from grader.compare import Mismatch, OutputCheck
-from grader.homework.spec import GRADIENTS
 from grader.result import CaseResult, CheckResult, GradeResult, Training
 
 SMALL = 30  # arrays with at most this many entries are shown whole
@@ -229,16 +228,16 @@ def _cell(share: float, diagonal: bool) -> dict[str, str]:
 
 def gradient_advice(check: CheckResult, not_passing: set[str]) -> str:
     """What the finite-difference check says about where the fault lies."""
-    spec = GRADIENTS.get(check.name)
-    if check.gradient is None or spec is None:
+    if check.gradient is None or not check.gradient.forward:
         return ""
-    forward = "loss value" if spec.is_loss else spec.forward
+    own = check.gradient.forward
+    forward = "loss value" if own == check.name else own
     if check.gradient.status == "fail":
         return (
             f"The gradient check fails too: {check.name} does not match even your "
             f"own {forward}, so the gradient computation itself is wrong."
         )
-    if check.gradient.status == "pass" and spec.forward in not_passing - {check.name}:
+    if check.gradient.status == "pass" and own in not_passing - {check.name}:
         return (
             f"The gradient check passes: {check.name} is consistent with your own "
             f"{forward}, which fails its checks. Fix {forward} first; this one may "

@@ -34,6 +34,7 @@ class GradientCheck:
     status: str  # pass | fail | unavailable
     message: str
     max_abs: float = 0.0
+    forward: str = ""
 
 
 @dataclass(frozen=True)
