@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
+from grader import diagnose
 from grader.compare import Mismatch, OutputCheck, check_output, describe
 from grader.homework import batches
 from grader.homework.cases import Case
@@ -128,7 +129,13 @@ def run_case(
             break
     best = _best(attempts)
     fatal = best.failure if best.failure and best.failure.cause in FATAL else None
-    return _case_result(spec, case, best, attempts), fatal
+    result = _case_result(spec, case, best, attempts)
+    found = diagnose.case_mistakes(spec, case, result, expected)
+    if found:
+        result = replace(
+            result, mistakes=tuple(dict.fromkeys(result.mistakes + tuple(found)))
+        )
+    return result, fatal
 
 
 def _best(attempts: list[Attempt]) -> Attempt:
@@ -184,6 +191,7 @@ def _case_result(
         tuple(dict.fromkeys(mistakes)),
         best.outputs,
         inputs,
+        case.probe,
     )
 
 

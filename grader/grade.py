@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
-from grader import checks, gradcheck, scoring, signature, source, training
+from grader import checks, diagnose, gradcheck, scoring, signature, source, training
 from grader.discover import Dataset, find_module, load_data
 from grader.homework import cases as homework_cases
 from grader.homework.spec import (
@@ -87,7 +87,7 @@ def grade(
                 output += f"\n--- printed while training {name} ---\n{text}"
                 output_bytes += size
 
-    scored = tuple(scoring.score(r, options.rubric) for r in results)
+    scored = tuple(scoring.score(_with_hints(r), options.rubric) for r in results)
     return GradeResult(
         submission=str(path),
         module=str(module),
@@ -100,6 +100,22 @@ def grade(
         seconds=time.monotonic() - started,
         grader_version=VERSION,
         extra={"embedded_data": bool(data and data.embedded)},
+    )
+
+
+def _with_hints(result: CheckResult) -> CheckResult:
+    """The check with a hint in plain words for each mistake it names."""
+    grad = GRADIENTS.get(result.name)
+    forward = grad.forward if grad is not None else result.name
+    params = ", ".join(_params(result.name))
+    found = diagnose.hints(result.mistakes, result.name, forward=forward, params=params)
+    return replace(result, hints=tuple(dict.fromkeys(result.hints + found)))
+
+
+def _params(name: str) -> tuple[str, ...]:
+    return next(
+        (f.params for f in FUNCTIONS if f.name == name),
+        ("mini_batch_x", "mini_batch_y"),
     )
 
 
@@ -188,7 +204,9 @@ def _check_functions(
             continue
         if progress is not None:
             progress(f"checking {spec.name}")
-        results.append(_check_one(sandbox, spec, reference, adapt, adapter.note))
+        results.append(
+            _check_one(sandbox, spec, reference, adapt, adapter.note, results)
+        )
     return results
 
 
@@ -198,6 +216,7 @@ def _check_one(
     reference: dict[str, Callable[..., object]],
     adapt: Callable[[str], Callable[[Sequence[object]], list[object]]],
     signature_note: str,
+    earlier: Sequence[CheckResult],
 ) -> CheckResult:
     case_results: list[CaseResult] = []
     fatal = None
@@ -216,6 +235,19 @@ def _check_one(
             sandbox, spec.name, GRADIENTS[spec.name], reference, adapt
         )
     mistakes = tuple(dict.fromkeys(m for c in case_results for m in c.mistakes))
+    grad = GRADIENTS.get(spec.name)
+    forward = grad.forward if grad is not None else ""
+    forward_passes = next(
+        (
+            r.status == "pass"
+            for r in earlier
+            if r.name == forward and r.name != spec.name
+        ),
+        None,
+    )
+    mistakes += tuple(
+        diagnose.function_mistakes(spec.name, case_results, gradient, forward_passes)
+    )
     notes = tuple(
         dict.fromkeys(
             ([signature_note] if signature_note else [])
@@ -294,9 +326,9 @@ def _check_trainers(
             options.train_seconds,
             target,
         )
-        mistakes: tuple[str, ...] = ()
+        mistakes = outcome.mistakes
         if outcome.failure is not None:
-            mistakes = FAILURE_MISTAKES.get(outcome.failure.cause, ())
+            mistakes += FAILURE_MISTAKES.get(outcome.failure.cause, ())
         notes = outcome.notes
         if not batches_ok:
             notes += (

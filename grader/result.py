@@ -25,6 +25,7 @@ class CaseResult:
     mistakes: tuple[str, ...] = ()
     outputs: tuple[OutputCheck, ...] = ()
     inputs: tuple[tuple[str, np.ndarray], ...] = ()
+    probe: str = ""
 
 
 @dataclass(frozen=True)

@@ -16,8 +16,10 @@ from pathlib import Path
 
 import numpy as np
 
+from grader import diagnose
 from grader.compare import as_array, describe
 from grader.discover import Dataset
+from grader.homework import probes
 from grader.homework.spec import BATCH_SIZE, TRAINING_SEED, TrainerSpec
 from grader.result import Training
 from grader.sandbox.runner import Failure, Limits, Sandbox
@@ -73,11 +75,20 @@ def validate_weights(
 
 
 def reference_predictions(
-    spec: TrainerSpec, weights: list[np.ndarray], images: np.ndarray
+    spec: TrainerSpec,
+    weights: list[np.ndarray],
+    images: np.ndarray,
+    overrides: dict[str, object] | None = None,
 ) -> np.ndarray:
-    """Class predictions of the spec's model with the reference layers."""
+    """Class predictions of the spec's model with the reference layers.
+
+    `overrides` replaces some layers (by name) with other functions: the
+    diagnosis uses it to read weights with a known faulty forward pass.
+    """
     from reference import cnn as reference
 
+    layers = {fn: getattr(reference, fn) for fn, _ in spec.steps}
+    layers.update(overrides or {})
     labels = np.empty(images.shape[1], dtype=np.int64)
     for k in range(images.shape[1]):
         x = images[:, k].reshape(spec.image_shape, order=spec.image_order)
@@ -87,7 +98,7 @@ def reference_predictions(
                 x if a == "x" else prev if a == "prev" else weights[a]
                 for a in arg_specs
             ]
-            prev = getattr(reference, fn)(*args)
+            prev = layers[fn](*args)  # type: ignore[operator]
         labels[k] = int(np.argmax(prev))
     return labels
 
@@ -110,6 +121,7 @@ class Outcome:
     failure: Failure | None = None
     output: str = ""
     output_bytes: int = 0
+    mistakes: tuple[str, ...] = ()
 
 
 def run_trainer(
@@ -143,15 +155,7 @@ def run_trainer(
         reply = sandbox.request(header, args, seconds=seconds)
         trained = replace(pending, seconds=reply.seconds)
         if reply.failure is not None:
-            status = "timeout" if reply.failure.cause == "timeout" else "error"
-            return Outcome(
-                status,
-                failure_text(reply.failure),
-                trained,
-                (),
-                reply.failure,
-                *_printed(sandbox),
-            )
+            return _lost(spec, reply.failure, trained, sandbox)
         weights, raw, problem, notes = validate_weights(spec, reply.value)
         if weights is None:
             return Outcome(
@@ -171,14 +175,77 @@ def run_trainer(
             own_forward_error=own_error,
             confusion=confusion(predicted, true),
         )
+        passed = accuracy > target
+        relation = ">" if passed else "<="
+        message = f"test accuracy {accuracy:.2%} {relation} target {target:.0%}"
+        if own_accuracy is not None and abs(own_accuracy - accuracy) > 0.005:
+            message += f"; with your own forward functions {own_accuracy:.2%}"
+        found: list[str] = []
+        if not passed:
+            for mistake, reached in diagnose.forward_mistakes(
+                spec, weights, data.im_test, true, target, reference_predictions
+            ):
+                found.append(mistake)
+                message += f"; read with the {mistake} forward pass: {reached:.2%}"
+            found += _probe(sandbox, spec, data)
         printed = _printed(sandbox)
-    passed = accuracy > target
-    relation = ">" if passed else "<="
-    message = f"test accuracy {accuracy:.2%} {relation} target {target:.0%}"
-    if own_accuracy is not None and abs(own_accuracy - accuracy) > 0.005:
-        message += f"; with your own forward functions {own_accuracy:.2%}"
     status = "pass" if passed else "fail"
-    return Outcome(status, message, trained, tuple(notes), None, *printed)
+    return Outcome(status, message, trained, tuple(notes), None, *printed, tuple(found))
+
+
+# A trainer stopped at the limit after fetching this many mini-batches was
+# looping far beyond any training length (the course's trainers take at most
+# a few tens of thousands of steps), not merely slow.
+ENDLESS_FETCHES = 50_000
+
+
+def _lost(
+    spec: TrainerSpec, failure: Failure, trained: Training, sandbox: Sandbox
+) -> Outcome:
+    """The outcome of a trainer that raised, hung, exited or crashed."""
+    text = failure_text(failure)
+    found = diagnose.trainer_mistakes(text)
+    if failure.cause != "timeout":
+        return Outcome(
+            "error", text, trained, (), failure, *_printed(sandbox), tuple(found)
+        )
+    fetched = sandbox.progress
+    if fetched is not None and fetched >= ENDLESS_FETCHES:
+        found.append("never-returns")
+        text += f"; it had fetched {fetched:,} mini-batches and was still going"
+    else:
+        found.append("too-slow")
+        if fetched:
+            pace = (trained.seconds or trained.limit) / fetched
+            text += f"; it had fetched {fetched:,} mini-batches ({pace:.3g} s each)"
+    return Outcome(
+        "timeout", text, trained, (), failure, *_printed(sandbox), tuple(found)
+    )
+
+
+def _probe(sandbox: Sandbox, spec: TrainerSpec, data: Dataset) -> list[str]:
+    """Mistakes in the training step, from the trainer's first recorded calls."""
+    if spec.name not in probes.PROBES:
+        return []
+    watch, stop_after, tests = probes.PROBES[spec.name]
+    mini_batch_x, mini_batch_y = reference_batches(data)
+    header = {
+        "op": "trace",
+        "fn": spec.name,
+        "watch": list(watch),
+        "stop_fn": watch[0],
+        "stop_after": stop_after,
+        "seed": TRAINING_SEED,
+    }
+    reply = sandbox.request(header, [mini_batch_x[:2], mini_batch_y[:2]], seconds=60.0)
+    if reply.failure is not None or not isinstance(reply.value, list):
+        return []
+    calls = [
+        (str(c[0]), list(c[1]), c[2])
+        for c in reply.value
+        if isinstance(c, list) and len(c) == 3 and isinstance(c[1], list)
+    ]
+    return [name for name, test in tests if test(calls)]
 
 
 def _printed(sandbox: Sandbox) -> tuple[str, int]:

@@ -10,7 +10,7 @@ spec's layout makes the student's function fail.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -28,7 +28,9 @@ class Case:
     readers: tuple[Reader, ...]
     alternates: tuple[tuple[str, tuple[object, ...]], ...] = ()
     seed: int = 0
-    meta: dict[str, object] = field(default_factory=dict)
+    # "" for the homework's values at the case's size; else the value probe
+    # this case makes ("large-scores", "ties", "negative", "zero").
+    probe: str = ""
 
 
 def _rng(seed: int) -> np.random.Generator:
@@ -69,20 +71,6 @@ def _flat_bias(
     changed = list(args)
     changed[position] = np.asarray(args[position]).reshape(-1)
     return (("b_conv as a flat (C2,) vector", tuple(changed)),)
-
-
-def _unflatten_c(dl_dy: np.ndarray, shape: tuple[int, ...]) -> Reader:
-    """Read dl_dx of flattening_backward; a C-order reshape is a named mistake."""
-    as_c = np.reshape(dl_dy, shape)
-
-    def read(obtained: np.ndarray, expected: np.ndarray) -> list[Interpretation]:
-        found = [Interpretation(obtained)]
-        differs = not np.array_equal(as_c, expected)
-        if obtained.shape == expected.shape and differs and np.allclose(obtained, as_c):
-            found.append(Interpretation(expected, "", "row-major-flattening"))
-        return found
-
-    return read
 
 
 # -- case builders, one per function ----------------------------------------
@@ -219,6 +207,7 @@ def loss_cross_entropy_softmax() -> list[Case]:
                 (compare.scalar, compare.vector),
                 _flat_pairs(args),
                 seed,
+                "large-scores" if scale > 100 else "",
             )
         )
     return cases
@@ -268,19 +257,6 @@ def _leaky(x: np.ndarray, dl_dy: np.ndarray) -> Reader:
     return read
 
 
-def _relu_gradient(x: np.ndarray, dl_dy: np.ndarray) -> Reader:
-    leaky = _leaky(x, dl_dy)
-    gated_by_dl_dy = np.where(dl_dy > 0, dl_dy, 0.0)
-
-    def read(obtained: np.ndarray, expected: np.ndarray) -> list[Interpretation]:
-        found = leaky(obtained, expected)
-        if obtained.shape == expected.shape and np.allclose(obtained, gated_by_dl_dy):
-            found.append(Interpretation(expected, "", "relu-backward-gated-by-dl_dy"))
-        return found
-
-    return read
-
-
 def relu_backward() -> list[Case]:
     cases = []
     for seed, shape, core in (
@@ -296,7 +272,7 @@ def relu_backward() -> list[Case]:
                 f"x {shape}",
                 (dl_dy, x, np.maximum(x, 0)),
                 core,
-                (_relu_gradient(x, dl_dy),),
+                (_leaky(x, dl_dy),),
                 seed=seed,
             )
         )
@@ -386,7 +362,7 @@ def pool2x2() -> list[Case]:
             core,
             (compare.exact,),
             seed=seed,
-            meta={"kind": kind},
+            probe="" if kind == "distinct" else kind,
         )
         for seed, (shape, kind, core) in enumerate(_POOL_SHAPES)
     ]
@@ -407,7 +383,7 @@ def pool2x2_backward() -> list[Case]:
                 core,
                 (_tie_tolerant(x, dl_dy),),
                 seed=seed,
-                meta={"kind": kind},
+                probe="" if kind == "distinct" else kind,
             )
         )
     return cases
@@ -450,26 +426,11 @@ def flattening() -> list[Case]:
                 f"x {shape}",
                 (x,),
                 core,
-                (_row_major_reader(x),),
+                (compare.vector,),
                 seed=seed,
             )
         )
     return cases
-
-
-def _row_major_reader(x: np.ndarray) -> Reader:
-    """flattening's output; the C-order flattening is named as a mistake."""
-    c_order = x.reshape(-1, 1)
-
-    def read(obtained: np.ndarray, expected: np.ndarray) -> list[Interpretation]:
-        found = compare.vector(obtained, expected)
-        if obtained.size == expected.size:
-            as_column = obtained.reshape(-1, 1)
-            if np.allclose(as_column, c_order) and not np.allclose(c_order, expected):
-                found.append(Interpretation(expected, "", "row-major-flattening"))
-        return found
-
-    return read
 
 
 def flattening_backward() -> list[Case]:
@@ -484,7 +445,7 @@ def flattening_backward() -> list[Case]:
                 f"x {shape}, dl_dy (1, {x.size})",
                 args,
                 core,
-                (_unflatten_c(dl_dy, shape),),
+                (compare.exact,),
                 _column_variants(args, 0, "dl_dy"),
                 seed,
             )

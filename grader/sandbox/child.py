@@ -129,6 +129,8 @@ class Child:
             return self.predict(header["steps"], header["layout"], *args)
         if op == "train":
             return self.train(header, args)
+        if op == "trace":
+            return self.trace(header, args)
         raise ValueError(f"unknown request {op!r}")
 
     def call(self, name: str, args: list[Any], kwargs: dict[str, int]) -> Any:
@@ -166,14 +168,77 @@ class Child:
         return labels
 
     def train(self, header: dict[str, Any], args: list[Any]) -> Any:
-        """Make mini-batches (the student's own or given) and train on them."""
+        """Make mini-batches (the student's own or given) and train on them.
+
+        The image batches are handed over in a list that counts how often the
+        trainer fetches one, so a trainer stopped at the time limit can be
+        told apart: slow, or looping far beyond any training length.
+        """
         if header["batches"] == "own":
             _seed(header.get("seed"))
             mini_batch_x, mini_batch_y = self.function("get_mini_batch")(*args)
         else:
             mini_batch_x, mini_batch_y = args
+        if type(mini_batch_x) is list:
+            mini_batch_x = _CountingList(mini_batch_x, _HERE / "progress")
         _seed(header.get("seed"))
         return self.function(header["fn"])(mini_batch_x, mini_batch_y)
+
+    def trace(self, header: dict[str, Any], args: list[Any]) -> Any:
+        """Record the first calls a trainer makes to the module's functions.
+
+        The watched functions are wrapped in the module's namespace (where the
+        trainer looks them up); after `stop_after` calls of `stop_fn` the run
+        is cut short. Returns [[function, arguments, output], ...].
+        """
+        calls: list[list[Any]] = []
+        stop_fn, stop_after = header["stop_fn"], int(header["stop_after"])
+        originals = {name: self.function(name) for name in header["watch"]}
+
+        def wrap(name: str, fn: Any) -> Any:
+            def recorded(*call_args: Any) -> Any:
+                out = fn(*call_args)
+                if len(calls) < 200:
+                    calls.append([name, list(call_args), out])
+                if (
+                    name == stop_fn
+                    and sum(c[0] == stop_fn for c in calls) >= stop_after
+                ):
+                    raise _TraceDone()
+                return out
+
+            return recorded
+
+        for name, fn in originals.items():
+            setattr(self.module, name, wrap(name, fn))
+        try:
+            self.function(header["fn"])(*args)
+        except _TraceDone:
+            pass
+        finally:
+            for name, fn in originals.items():
+                setattr(self.module, name, fn)
+        return calls
+
+
+class _TraceDone(BaseException):
+    """Ends a traced run once enough calls are recorded."""
+
+
+class _CountingList(list):
+    """A list that writes how many items were fetched to a file, now and then."""
+
+    def __init__(self, items: list[Any], path: Path) -> None:
+        super().__init__(items)
+        self._fetched = 0
+        self._path = path
+
+    def __getitem__(self, index: Any) -> Any:
+        self._fetched += 1
+        if self._fetched % 64 == 0:
+            with contextlib.suppress(OSError):
+                self._path.write_text(str(self._fetched))
+        return super().__getitem__(index)
 
 
 def _same(a: np.ndarray, b: np.ndarray) -> bool:

@@ -129,6 +129,8 @@ class Sandbox:
         self._folder: Path | None = None
         self._flood = threading.Event()
         self._call_output_start = 0
+        # how many mini-batches a trainer had fetched when it was stopped
+        self.progress: int | None = None
 
     # -- lifecycle -------------------------------------------------------
 
@@ -278,6 +280,7 @@ class Sandbox:
             wire.WireClosedError,
         ) as err:
             failure = self._failure_from(err, limit)
+            self.progress = self._read_progress()
             self.close()
             return Reply(failure=failure, seconds=time.monotonic() - started)
         elapsed = time.monotonic() - started
@@ -323,6 +326,14 @@ class Sandbox:
                 "crash", f"the process was killed by signal {name or -status}{hint}"
             )
         return Failure("exit", f"the process exited (status {status}) without a result")
+
+    def _read_progress(self) -> int | None:
+        if self._folder is None:
+            return None
+        try:
+            return int((self._folder / ".runtime" / "progress").read_text())
+        except (OSError, ValueError):
+            return None
 
     def _exit_status(self) -> int | None:
         if self._proc is None:

@@ -1,0 +1,159 @@
+"""Naming what went wrong: match failures against the catalogue of mistakes.
+
+Three levels of evidence:
+- a case: the student's wrong answer equals a known variant's answer on the
+  same arguments (read in any honest layout), or shows a known behaviour (nan
+  where the scores are large);
+- a function: right on every core case but wrong on other sizes; a backward
+  that agrees, or disagrees, with finite differences of the student's own
+  forward; a retry that worked because current NumPy refused an old idiom;
+- a trainer: weights that classify well only when read with a faulty forward
+  pass (row-major flattening, a flipped kernel), or an error whose message is
+  that of current NumPy refusing an old idiom.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+from grader.compare import Tolerance, check_output, differ
+from grader.homework import mistakes as catalogue
+from grader.homework.cases import Case
+from grader.homework.spec import FunctionSpec, TrainerSpec
+from grader.result import CaseResult, GradientCheck
+
+# What current NumPy says when a one-element array is stored into a scalar
+# slot (it worked before NumPy 2.4 / 1.25).
+_ARRAY_TO_SCALAR = re.compile(
+    r"setting an array element with a sequence|only (0-dimensional|length-1|size-1) "
+    r"arrays can be converted"
+)
+
+
+def _variant_outputs(
+    variant: Callable[..., object], spec: FunctionSpec, args: Sequence[object]
+) -> tuple[np.ndarray, ...] | None:
+    try:
+        value = variant(*copy.deepcopy(list(args)))
+        values = value if len(spec.outputs) > 1 else (value,)
+        return tuple(np.asarray(v, dtype=np.float64) for v in values)  # type: ignore[union-attr]
+    except Exception:
+        return None
+
+
+def case_mistakes(
+    spec: FunctionSpec, case: Case, result: CaseResult, expected: tuple[np.ndarray, ...]
+) -> list[str]:
+    """Mistakes a failing case's answer shows."""
+    if result.status != "fail" or not result.outputs:
+        return []
+    found: list[str] = []
+    for index, output in enumerate(result.outputs):
+        if output.ok or output.mistake or output.obtained is None:
+            continue
+        if index >= len(expected) or index >= len(case.readers):
+            continue
+        for mistake in catalogue.for_function(spec.name):
+            if mistake.variant is None or mistake.name in found:
+                continue
+            variant = _variant_outputs(mistake.variant, spec, case.args)
+            if variant is None or index >= len(variant):
+                continue
+            target = variant[index]
+            same_as_reference = target.shape == expected[index].shape and (
+                differ(target, expected[index], _EXACT) is None
+            )
+            if same_as_reference:
+                continue
+            verdict = check_output(
+                output.name, output.obtained, target, case.readers[index]
+            )
+            if verdict.ok:
+                found.append(mistake.name)
+        if case.probe == "large-scores" and not np.isfinite(output.obtained).all():
+            found.append("softmax-overflow")
+    return list(dict.fromkeys(found))
+
+
+# Two candidate answers this close are the same answer.
+_EXACT = Tolerance(rtol=1e-9, atol=1e-12)
+
+
+def function_mistakes(
+    name: str,
+    cases: Sequence[CaseResult],
+    gradient: GradientCheck | None,
+    forward_passes: bool | None,
+) -> list[str]:
+    """Mistakes seen across a function's cases and its gradient check.
+
+    `forward_passes` is whether the forward function of a backward passed its
+    own checks (None when not known or not a backward).
+    """
+    found: list[str] = []
+    named = {m for c in cases for m in c.mistakes}
+    failing = [c for c in cases if c.status != "pass"]
+    core = [c for c in cases if c.core]
+    core_shapes = {_shapes(c) for c in core}
+    core_ok = all(c.status == "pass" for c in core)
+    other_sizes = all(_shapes(c) not in core_shapes for c in failing)
+    if failing and core and core_ok and not named and other_sizes:
+        found.append("hard-coded-sizes")
+    if gradient is not None and failing:
+        if gradient.status == "fail":
+            found.append("backward-disagrees-with-forward")
+        elif gradient.status == "pass" and forward_passes is False:
+            found.append("backward-matches-wrong-forward")
+    for case in cases:
+        if (
+            case.status == "pass"
+            and case.layout
+            and _ARRAY_TO_SCALAR.search(case.message)
+        ):
+            found.append("numpy-array-to-scalar")
+    return [m for m in dict.fromkeys(found) if m not in named]
+
+
+def _shapes(case: CaseResult) -> tuple[tuple[int, ...], ...]:
+    return tuple(np.shape(array) for _, array in case.inputs)
+
+
+def trainer_mistakes(message: str) -> list[str]:
+    """Mistakes named by a trainer's error message."""
+    return ["numpy-array-to-scalar"] if _ARRAY_TO_SCALAR.search(message) else []
+
+
+def forward_mistakes(
+    spec: TrainerSpec,
+    weights: list[np.ndarray],
+    images: np.ndarray,
+    labels: np.ndarray,
+    target: float,
+    predict: Callable[
+        [TrainerSpec, list[np.ndarray], np.ndarray, dict[str, object]], np.ndarray
+    ],
+) -> list[tuple[str, float]]:
+    """Known faulty forward passes under which the weights beat the target.
+
+    Returns (mistake, accuracy) pairs: the student's layers deviate in a
+    self-consistent way, and their weights expect that deviation.
+    """
+    used = {fn for fn, _ in spec.steps}
+    found = []
+    for mistake in catalogue.CATALOGUE:
+        if mistake.function not in used or mistake.variant is None:
+            continue
+        predicted = predict(spec, weights, images, {mistake.function: mistake.variant})
+        accuracy = float(np.mean(predicted == labels))
+        if accuracy > target:
+            found.append((mistake.name, accuracy))
+    return found
+
+
+def hints(mistakes: Sequence[str], function: str, **fields: str) -> tuple[str, ...]:
+    """One hint per mistake, in plain words."""
+    return tuple(h for m in mistakes if (h := catalogue.hint(m, function, **fields)))
