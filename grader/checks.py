@@ -24,7 +24,16 @@ from grader.training import failure_text
 
 # Causes after which the function's remaining cases are not run: the child is
 # gone or hung, and the next case would most likely end the same way.
-FATAL = ("timeout", "exit", "crash", "output-flood", "garbage", "import")
+FATAL = (
+    "timeout",
+    "exit",
+    "crash",
+    "output-flood",
+    "garbage",
+    "import",
+    "spawned",
+    "memory",
+)
 
 # Functions whose answer is judged by properties rather than by equality.
 JUDGES = {"get_mini_batch": batches.judge}

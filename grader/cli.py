@@ -92,6 +92,7 @@ def main(argv: list[str] | None = None) -> int:
             quick=args.quick,
             limits=limits,
             train_seconds=args.train_seconds,
+            hide=(args.out,),
         )
         result = grade(args.path, options, terminal.progress_printer())
     except UsageError as err:

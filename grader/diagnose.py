@@ -88,6 +88,7 @@ def function_mistakes(
     cases: Sequence[CaseResult],
     gradient: GradientCheck | None,
     forward_passes: bool | None,
+    gradient_outputs: frozenset[str] = frozenset(),
 ) -> list[str]:
     """Mistakes seen across a function's cases and its gradient check.
 
@@ -103,7 +104,12 @@ def function_mistakes(
     other_sizes = all(_shapes(c) not in core_shapes for c in failing)
     if failing and core and core_ok and not named and other_sizes:
         found.append("hard-coded-sizes")
-    if gradient is not None and failing:
+    # for a loss only dl_dy is a gradient: a wrong l with a right dl_dy is a
+    # wrong loss value, already named, not a wrong backward
+    gradient_wrong = any(
+        not o.ok for c in failing for o in c.outputs if o.name in gradient_outputs
+    ) or any(c.status != "fail" for c in failing)
+    if gradient is not None and failing and gradient_wrong:
         if gradient.status == "fail":
             found.append("backward-disagrees-with-forward")
         elif gradient.status == "pass" and forward_passes is False:

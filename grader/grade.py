@@ -27,6 +27,8 @@ FAILURE_MISTAKES = {
     "timeout": ("too-slow",),
     "exit": ("process-exit",),
     "output-flood": ("output-flood",),
+    "spawned": ("spawns-processes",),
+    "memory": ("memory-hog",),
 }
 Progress = Callable[[str], None]
 
@@ -41,6 +43,8 @@ class Options:
     limits: Limits = Limits()
     train_seconds: float = 600.0
     targets: dict[str, float] | None = None
+    # folders the hand-in must not see (the reports folder, other hand-ins)
+    hide: tuple[Path, ...] = ()
 
 
 def _reference() -> dict[str, Callable[..., object]]:
@@ -66,7 +70,7 @@ def grade(
             for n in names
         ]
     else:
-        with Sandbox(module, options.limits) as sandbox:
+        with Sandbox(module, options.limits, options.hide) as sandbox:
             hello = sandbox.start()
             warnings += _import_warnings(hello)
             if not hello.get("ok"):
@@ -78,6 +82,7 @@ def grade(
             else:
                 results = _check_functions(sandbox, hello, info, progress)
             output, output_bytes = sandbox.output.text(), sandbox.output.total
+            warnings += [f"sandbox protection missing: {m}" for m in sandbox.missing]
         if hello.get("ok"):
             trained, printed = _check_trainers(
                 module, hello, info, results, data, options, progress
@@ -245,8 +250,13 @@ def _check_one(
         ),
         None,
     )
+    gradient_outputs = (
+        frozenset(spec.outputs[i] for i in grad.outputs) if grad else frozenset()
+    )
     mistakes += tuple(
-        diagnose.function_mistakes(spec.name, case_results, gradient, forward_passes)
+        diagnose.function_mistakes(
+            spec.name, case_results, gradient, forward_passes, gradient_outputs
+        )
     )
     notes = tuple(
         dict.fromkeys(
@@ -325,6 +335,7 @@ def _check_trainers(
             options.limits,
             options.train_seconds,
             target,
+            options.hide,
         )
         mistakes = outcome.mistakes
         if outcome.failure is not None:

@@ -132,11 +132,12 @@ def run_trainer(
     limits: Limits,
     seconds: float,
     target: float,
+    hide: tuple[Path, ...] = (),
 ) -> Outcome:
     """Train in a fresh sandbox, check the weights, measure the accuracy."""
     batches = "own" if own_batches else "reference"
     pending = Training(target=target, limit=seconds, batches=batches)
-    with Sandbox(module, limits) as sandbox:
+    with Sandbox(module, limits, hide) as sandbox:
         hello = sandbox.start()
         if not hello.get("ok"):
             error = hello.get("error") or {}

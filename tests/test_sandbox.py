@@ -152,7 +152,7 @@ def test_memory_limit_stops_a_memory_hog(tmp_path: Path) -> None:
     with Sandbox(module, limits) as sandbox:
         reply = call(sandbox, "conv", 1, 2, 3)
     assert reply.failure is not None
-    assert reply.failure.exc_type == "MemoryError" or reply.failure.cause == "crash"
+    assert reply.failure.cause in ("memory", "crash")
 
 
 def test_object_arrays_and_custom_objects_do_not_cross(tmp_path: Path) -> None:

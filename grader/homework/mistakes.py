@@ -402,6 +402,13 @@ RULES: dict[str, str] = {
         "{name} was still iterating far beyond any training length when stopped: "
         "loop for a fixed number of iterations."
     ),
+    "spawns-processes": (
+        "{name} starts processes that outlive it; a layer function needs none."
+    ),
+    "memory-hog": (
+        "{name} allocates far more memory than the computation needs (over the "
+        "sandbox's limit): remove caches and giant temporary arrays."
+    ),
     "transposed-dl_dw": "dl_dw has the shape of w, (n, m); you returned its transpose.",
     "mlp-missing-relu-gate": (
         "In train_mlp, pass the gradient through relu_backward before the first "

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import importlib.util
 import inspect
+import os
 import random
 import sys
 import time
@@ -20,7 +21,12 @@ import types
 from pathlib import Path
 from typing import Any
 
-import numpy as np
+if __name__ == "__main__" and len(sys.argv) > 5:
+    # NumPy and SciPy where the grader found them (bound read-only into the
+    # scratch folder when the child has a user of its own): before importing
+    sys.path.extend(p for p in sys.argv[5].split(os.pathsep) if p)
+
+import numpy as np  # noqa: E402
 
 _HERE = Path(__file__).resolve().parent
 

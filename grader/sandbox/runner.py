@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from grader.sandbox import wire
+from grader.sandbox import isolation, wire
 
 _CHILD = Path(__file__).resolve().parent / "child.py"
 _RUNTIME = ("child.py", "wire.py", "standins.py", "shims.py")
@@ -50,6 +50,7 @@ class Limits:
     output_bytes: int = 128 << 20
     file_bytes: int = 64 << 20
     answer_bytes: int = 512 << 20
+    processes: int = 16
 
 
 @dataclass(frozen=True)
@@ -59,7 +60,8 @@ class Failure:
     cause is one of: exception (the student's code raised), timeout, exit (the
     process ended by itself), crash (killed by a signal), output-flood, garbage
     (an answer that is not a well-formed message), import (the module did not
-    import).
+    import), memory (MemoryError at the limit), spawned (processes left
+    running after the call).
     """
 
     cause: str
@@ -107,11 +109,19 @@ class CapturedOutput:
             return raw + middle + bytes(self.tail).decode("utf-8", "replace")
 
 
-def _limit_child(limits: Limits) -> Callable[[], None]:
+def _enter_sandbox(
+    limits: Limits, plan: isolation.Plan, python_dir: str, binds: list[tuple[str, str]]
+) -> Callable[[], None]:
+    """What the forked child does before exec: limits, then isolation."""
+
     def apply() -> None:
         resource.setrlimit(resource.RLIMIT_AS, (limits.memory_bytes,) * 2)
         resource.setrlimit(resource.RLIMIT_FSIZE, (limits.file_bytes,) * 2)
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+        if plan.uid is not None:
+            # counted per user: it holds once the child is no longer root
+            resource.setrlimit(resource.RLIMIT_NPROC, (limits.processes,) * 2)
+        isolation.enter(plan, python_dir, binds)
 
     return apply
 
@@ -119,9 +129,14 @@ def _limit_child(limits: Limits) -> Callable[[], None]:
 class Sandbox:
     """A restartable child process that has imported one student module."""
 
-    def __init__(self, module: Path, limits: Limits | None = None) -> None:
+    def __init__(
+        self, module: Path, limits: Limits | None = None, hide: tuple[Path, ...] = ()
+    ) -> None:
         self.module = module
         self.limits = limits or Limits()
+        self.hide = hide
+        self._lease: isolation.UidLease | None = None
+        self.missing: tuple[str, ...] = ()
         self.output = CapturedOutput()
         self.hello: dict[str, Any] | None = None
         self.starts = 0
@@ -142,18 +157,10 @@ class Sandbox:
         """
         self.close()
         self.starts += 1
-        self._folder = Path(tempfile.mkdtemp(prefix="hw4-sandbox-"))
+        self._folder, target, plan = self._prepare()
+        work = target.parent
         runtime = self._folder / ".runtime"
-        runtime.mkdir()
-        for name in _RUNTIME:
-            shutil.copy2(_CHILD.parent / name, runtime / name)
-        work = self._folder / "work"
-        work.mkdir()
-        for source in self.module.parent.glob("*.py"):
-            if source.is_file():
-                shutil.copy2(source, work / source.name)
-        target = work / self.module.name
-        shutil.copy2(self.module, target)
+        python_dir = self._folder / "python"
 
         to_child_r, to_child_w = os.pipe()
         from_child_r, from_child_w = os.pipe()
@@ -168,8 +175,16 @@ class Sandbox:
             MKL_NUM_THREADS="1",
             MPLBACKEND="Agg",
         )
+        python = sys.executable
+        if plan.uid is not None:
+            # the interpreter as bound into the scratch folder (see isolation)
+            relative = Path(os.path.realpath(sys.executable)).relative_to(
+                plan.python_home
+            )
+            python = str(python_dir / relative)
+            env["LD_LIBRARY_PATH"] = str(python_dir / "lib")
         command = [
-            sys.executable,
+            python,
             "-I",
             "-X",
             "utf8",
@@ -178,6 +193,7 @@ class Sandbox:
             str(from_child_w),
             str(target),
             target.stem,
+            os.pathsep.join(self._site_paths(plan)),
         ]
         self._proc = subprocess.Popen(
             command,
@@ -188,7 +204,9 @@ class Sandbox:
             stderr=out_w,
             pass_fds=(to_child_r, from_child_w),
             start_new_session=True,
-            preexec_fn=_limit_child(self.limits),
+            preexec_fn=_enter_sandbox(
+                self.limits, plan, str(python_dir), self._site_mounts(plan)
+            ),
         )
         for fd in (to_child_r, from_child_w, out_w):
             os.close(fd)
@@ -225,12 +243,95 @@ class Sandbox:
         self.hello = hello
         return hello
 
+    def _prepare(self) -> tuple[Path, Path, isolation.Plan]:
+        """The scratch folder: the runtime, a copy of the hand-in, mount points."""
+        if self._lease is None and isolation.available()[0]:
+            self._lease = isolation.UidLease()
+        scratch = None
+        if self._lease is not None:
+            isolation.SCRATCH_ROOT.mkdir(mode=0o755, parents=True, exist_ok=True)
+            scratch = isolation.SCRATCH_ROOT
+        folder = Path(tempfile.mkdtemp(prefix="hw4-sandbox-", dir=scratch))
+        runtime = folder / ".runtime"
+        work = folder / "work"
+        for sub_folder in (runtime, work, folder / "python"):
+            sub_folder.mkdir()
+        for name in _RUNTIME:
+            shutil.copy2(_CHILD.parent / name, runtime / name)
+        for source in self.module.parent.glob("*.py"):
+            if source.is_file():
+                shutil.copy2(source, work / source.name)
+        target = work / self.module.name
+        shutil.copy2(self.module, target)
+        plan = isolation.plan(self._hidden(folder), self._lease)
+        if plan.uid is not None:
+            os.chmod(folder, 0o755)
+            for path in (runtime, work, *work.iterdir()):
+                os.chown(path, plan.uid, plan.uid)
+            for index, _ in enumerate(self._site_sources(plan)):
+                (folder / f"site{index}").mkdir()
+        self.missing = plan.missing
+        return folder, target, plan
+
+    def _hidden(self, folder: Path) -> list[Path]:
+        """Folders the child must not see: the grader, the reference, /root."""
+        import grader
+        import reference
+
+        packages = [Path(grader.__file__).parent, Path(reference.__file__).parent]
+        project = packages[0].parent
+        candidates = [*packages, Path("/root"), *self.hide]
+        if (project / "pyproject.toml").exists():
+            candidates.append(project)
+        keep = {folder, *folder.parents}
+        return [c.resolve() for c in candidates if c.resolve() not in keep]
+
+    def _site_sources(self, plan: isolation.Plan) -> list[Path]:
+        """Folders holding NumPy and SciPy outside the interpreter's own prefix."""
+        import numpy
+        import scipy
+
+        found = []
+        for module in (numpy, scipy):
+            site = Path(module.__file__).resolve().parents[1]
+            if plan.python_home and site.is_relative_to(plan.python_home):
+                continue
+            if site not in found:
+                found.append(site)
+        return found
+
+    def _site_paths(self, plan: isolation.Plan) -> list[str]:
+        """Where the child finds NumPy and SciPy, as it sees the filesystem."""
+        import numpy
+        import scipy
+
+        if plan.uid is None:
+            sites = {str(Path(m.__file__).resolve().parents[1]) for m in (numpy, scipy)}
+            return sorted(sites)
+        assert self._folder is not None
+        paths = [
+            str(self._folder / f"site{i}")
+            for i, _ in enumerate(self._site_sources(plan))
+        ]
+        return paths
+
+    def _site_mounts(self, plan: isolation.Plan) -> list[tuple[str, str]]:
+        if plan.uid is None or self._folder is None:
+            return []
+        return [
+            (str(source), str(self._folder / f"site{i}"))
+            for i, source in enumerate(self._site_sources(plan))
+        ]
+
     @property
     def alive(self) -> bool:
         return self._proc is not None and self._proc.poll() is None
 
     def close(self) -> None:
-        """Kill the child's whole process group and remove its scratch folder."""
+        """Kill the child's whole process group (and, when it has a user of its
+        own, every process of that user) and remove its scratch folder."""
+        if self._lease is not None:
+            isolation.kill_user(self._lease.uid)
         if self._proc is not None:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(self._proc.pid, signal.SIGKILL)
@@ -248,7 +349,14 @@ class Sandbox:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self.shutdown()
+
+    def shutdown(self) -> None:
+        """Close the child and give its user id back."""
         self.close()
+        if self._lease is not None:
+            self._lease.release()
+            self._lease = None
 
     # -- requests --------------------------------------------------------
 
@@ -284,9 +392,25 @@ class Sandbox:
             self.close()
             return Reply(failure=failure, seconds=time.monotonic() - started)
         elapsed = time.monotonic() - started
+        if self._lease is not None and self._proc is not None:
+            left = isolation.processes_of(self._lease.uid, self._proc.pid)
+            if left:
+                self.close()
+                message = (
+                    f"left {len(left)} child process(es) running after it returned"
+                )
+                return Reply(failure=Failure("spawned", message), seconds=elapsed)
         legacy = [str(x) for x in reply.get("legacy", []) if isinstance(x, str)]
         if not reply.get("ok"):
             error = reply.get("error") or {}
+            if error.get("type") == "MemoryError":
+                # the child may hold what it allocated: start afresh
+                self.close()
+                limit_mib = self.limits.memory_bytes >> 20
+                message = (
+                    f"ran out of memory (MemoryError at the {limit_mib} MiB limit)"
+                )
+                return Reply(failure=Failure("memory", message), seconds=elapsed)
             failure = Failure(
                 "exception",
                 str(error.get("message", "")),
