@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
+import shutil
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
-from grader.result import GradeResult
+from grader.result import CheckResult, GradeResult
 
 _COLOURS = {
     "pass": "32",
@@ -25,39 +27,71 @@ def _colour(text: str, status: str, enabled: bool) -> str:
 
 
 def use_colour(stream: object = sys.stdout) -> bool:
+    """Colour only on a terminal, and never when NO_COLOR is set."""
     isatty = getattr(stream, "isatty", None)
-    return bool(isatty and isatty()) and "NO_COLOR" not in os.environ
+    return (
+        bool(isatty and isatty())
+        and "NO_COLOR" not in os.environ
+        and (os.environ.get("TERM") != "dumb")
+    )
 
 
 def progress_printer() -> Callable[[str], None]:
-    """Progress lines on stderr, only when it is a terminal."""
+    """One progress line on stderr, rewritten in place, only on a terminal.
+
+    A log (not a terminal) gets nothing: training messages would flood it.
+    """
     if not use_colour(sys.stderr):
         return lambda message: None
+    started = time.monotonic()
 
     def show(message: str) -> None:
-        sys.stderr.write(f"\r\033[K{message}")
+        elapsed = time.monotonic() - started
+        sys.stderr.write(f"\r\033[K[{elapsed:5.1f} s] {message}")
         sys.stderr.flush()
 
     return show
+
+
+def diagnosis(check: CheckResult) -> str:
+    """The check in words: its hint when a mistake is known, else its message."""
+    if check.status == "pass":
+        return (
+            f"{check.message}; note: {check.notes[0]}" if check.notes else check.message
+        )
+    if check.hints and check.status != "missing":
+        named = ", ".join(check.mistakes)
+        return f"{named}: {check.hints[0]}"
+    return check.message
+
+
+def fix_first(result: GradeResult) -> CheckResult | None:
+    """The earliest check in pipeline order that does not pass: later ones
+    depend on it, so it is the one to fix first."""
+    return next((c for c in result.checks if c.status not in ("pass", "skipped")), None)
 
 
 def summary(result: GradeResult, report: Path) -> str:
     colour = use_colour()
     if colour:
         sys.stderr.write("\r\033[K")
+    width = max(60, shutil.get_terminal_size((100, 20)).columns) if colour else 120
     lines = [
         f"{Path(result.module).name}: {result.score:g} / {result.max_score:g} points"
     ]
     for check in result.checks:
         status = _colour(f"{check.status:8s}", check.status, colour)
         points = f"{check.score:5.2f}/{check.max_score:<4g}"
-        detail = check.message
-        if check.mistakes:
-            detail = f"[{', '.join(check.mistakes)}] {detail}"
-        lines.append(f"  {check.name:28s} {status} {points} {detail[:110]}")
+        head = f"  {check.name:28s} {status} {points} "
+        room = max(20, width - len(head) + (len(status) - 8))
+        text = diagnosis(check)
+        lines.append(head + (text if len(text) <= room else text[: room - 1] + "…"))
     for warning in result.warnings:
         lines.append(f"  warning: {warning}")
     if result.quick:
-        lines.append("  trainers were not run (--quick)")
+        lines.append("  trainers were not run (--quick); run without it to train them")
+    first = fix_first(result)
+    if first is not None:
+        lines.append(f"fix first: {first.name} ({first.status}): {diagnosis(first)}")
     lines.append(f"report: {report}")
     return "\n".join(lines)
