@@ -8,7 +8,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from grader import checks, diagnose, gradcheck, scoring, signature, source, training
-from grader.discover import Dataset, find_module, load_data
+from grader.discover import find_module, load_data
 from grader.homework import cases as homework_cases
 from grader.homework.spec import (
     EMBEDDED_TARGETS,
@@ -16,6 +16,8 @@ from grader.homework.spec import (
     GRADIENTS,
     TRAINERS,
     FunctionSpec,
+    function,
+    trainer,
 )
 from grader.result import CaseResult, CheckResult, GradeResult, Training
 from grader.rubric import Rubric
@@ -45,6 +47,8 @@ class Options:
     targets: dict[str, float] | None = None
     # folders the hand-in must not see (the reports folder, other hand-ins)
     hide: tuple[Path, ...] = ()
+    # run only these checks (empty: all)
+    only: tuple[str, ...] = ()
 
 
 def _reference() -> dict[str, Callable[..., object]]:
@@ -53,59 +57,186 @@ def _reference() -> dict[str, Callable[..., object]]:
     return {f.name: getattr(reference, f.name) for f in FUNCTIONS}
 
 
+class Grading:
+    """One hand-in being graded: its module, its sandbox, the verdicts so far.
+
+    Checks run one at a time, in any order (`check(name)`), so that a caller
+    can run a few (`--only`) or report each as it comes (the pytest plugin).
+    The layer functions share one sandbox; each trainer gets a fresh one.
+    """
+
+    def __init__(
+        self, path: Path, options: Options, progress: Progress | None = None
+    ) -> None:
+        self.path = path
+        self.options = options
+        self.progress = progress
+        self.started = time.monotonic()
+        self.module = find_module(path)
+        self.info = source.inspect_source(self.module)
+        self.data = None if options.quick else load_data(options.data_dir, self.module)
+        self.results: dict[str, CheckResult] = {}
+        self.warnings: list[str] = []
+        self.output = ""
+        self.output_bytes = 0
+        self._sandbox: Sandbox | None = None
+        self._hello: dict[str, object] | None = None
+        self._adapters: dict[str, signature.Adapter] = {}
+
+    def __enter__(self) -> Grading:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def names(self) -> list[str]:
+        """The checks to run, in pipeline order (all, or those of --only)."""
+        every = [f.name for f in FUNCTIONS] + [t.name for t in TRAINERS]
+        return [n for n in every if not self.options.only or n in self.options.only]
+
+    def check(self, name: str) -> CheckResult:
+        """Run one check (once) and return its scored verdict."""
+        if name not in self.results:
+            result = self._run(name)
+            self.results[name] = scoring.score(_with_hints(result), self.options.rubric)
+        return self.results[name]
+
+    def close(self) -> None:
+        if self._sandbox is not None:
+            # what the module printed at import and in the unit checks first
+            self.output = self._sandbox.output.text() + self.output
+            self.output_bytes += self._sandbox.output.total
+            self._sandbox.shutdown()
+            self._sandbox = None
+
+    def result(self) -> GradeResult:
+        """The whole grading, for the checks of names() that have run."""
+        self.close()
+        checks_run = tuple(self.results[n] for n in self.names() if n in self.results)
+        data = self.data
+        return GradeResult(
+            submission=str(self.path),
+            module=str(self.module),
+            data="not loaded (--quick)" if data is None else data.source,
+            checks=checks_run,
+            warnings=tuple(dict.fromkeys(self.warnings)),
+            output=self.output,
+            output_bytes=self.output_bytes,
+            quick=self.options.quick,
+            seconds=time.monotonic() - self.started,
+            grader_version=VERSION,
+            extra={"embedded_data": bool(data and data.embedded)},
+        )
+
+    # -- running one check ------------------------------------------------
+
+    def _run(self, name: str) -> CheckResult:
+        if self.info.syntax_error:
+            return CheckResult(
+                name, _kind(name), "error", self.info.syntax_error, ("syntax-error",)
+            )
+        hello = self._started()
+        if not hello.get("ok"):
+            message = _import_error(hello, self.module)
+            return CheckResult(name, _kind(name), "error", message, ("import-error",))
+        missing = _missing(name, self.info, hello, self.module.name)
+        if missing:
+            return CheckResult(name, _kind(name), "missing", missing, ("unfinished",))
+        if _kind(name) == "training":
+            return self._train(name)
+        adapter = self._adapters[name]
+        if adapter.error:
+            return CheckResult(
+                name, "function", "error", adapter.error, (adapter.mistake,)
+            )
+        if self.progress is not None:
+            self.progress(f"checking {name}")
+        assert self._sandbox is not None
+        return _check_one(
+            self._sandbox,
+            function(name),
+            _reference(),
+            lambda n: self._adapters[n].call_args,
+            adapter.note,
+            list(self.results.values()),
+        )
+
+    def _started(self) -> dict[str, object]:
+        """The unit-check sandbox, started (and the module imported) once."""
+        if self._hello is None:
+            options = self.options
+            self._sandbox = Sandbox(self.module, options.limits, options.hide)
+            self._hello = self._sandbox.start()
+            self.warnings += _import_warnings(self._hello)
+            self.warnings += [
+                f"sandbox protection missing: {m}" for m in self._sandbox.missing
+            ]
+            functions = self._hello.get("functions") or {}
+            assert isinstance(functions, dict)
+            self._adapters = {
+                f.name: signature.adapt(f.params, functions.get(f.name))
+                for f in FUNCTIONS
+            }
+        return self._hello
+
+    def _train(self, name: str) -> CheckResult:
+        spec = trainer(name)
+        options, data = self.options, self.data
+        targets = dict(EMBEDDED_TARGETS) if data is not None and data.embedded else {}
+        targets.update(options.targets or {})
+        target = targets.get(name, spec.target)
+        if options.quick or data is None:
+            return CheckResult(
+                name,
+                "training",
+                "skipped",
+                "not trained (--quick)",
+                training=Training(target=target, limit=options.train_seconds),
+            )
+        batches_ok = self.check("get_mini_batch").status == "pass"
+        if self.progress is not None:
+            self.progress(f"training {name} (limit {options.train_seconds:g} s)")
+        outcome = training.run_trainer(
+            self.module,
+            spec,
+            data,
+            batches_ok,
+            options.limits,
+            options.train_seconds,
+            target,
+            options.hide,
+        )
+        mistakes = outcome.mistakes
+        if outcome.failure is not None:
+            mistakes += FAILURE_MISTAKES.get(outcome.failure.cause, ())
+        notes = outcome.notes
+        if not batches_ok:
+            notes += (
+                "trained on the reference's mini-batches: your get_mini_batch "
+                "did not pass its checks",
+            )
+        if outcome.output_bytes:
+            self.output += f"\n--- printed while training {name} ---\n{outcome.output}"
+            self.output_bytes += outcome.output_bytes
+        return CheckResult(
+            name,
+            "training",
+            outcome.status,
+            outcome.message,
+            mistakes,
+            notes=notes,
+            training=outcome.training,
+        )
+
+
 def grade(
     path: Path, options: Options, progress: Progress | None = None
 ) -> GradeResult:
-    started = time.monotonic()
-    module = find_module(path)
-    data = None if options.quick else load_data(options.data_dir, module)
-    info = source.inspect_source(module)
-    names = [f.name for f in FUNCTIONS] + [t.name for t in TRAINERS]
-    warnings: list[str] = []
-    output, output_bytes = "", 0
-
-    if info.syntax_error:
-        results = [
-            CheckResult(n, _kind(n), "error", info.syntax_error, ("syntax-error",))
-            for n in names
-        ]
-    else:
-        with Sandbox(module, options.limits, options.hide) as sandbox:
-            hello = sandbox.start()
-            warnings += _import_warnings(hello)
-            if not hello.get("ok"):
-                message = _import_error(hello, module)
-                results = [
-                    CheckResult(n, _kind(n), "error", message, ("import-error",))
-                    for n in names
-                ]
-            else:
-                results = _check_functions(sandbox, hello, info, progress)
-            output, output_bytes = sandbox.output.text(), sandbox.output.total
-            warnings += [f"sandbox protection missing: {m}" for m in sandbox.missing]
-        if hello.get("ok"):
-            trained, printed = _check_trainers(
-                module, hello, info, results, data, options, progress
-            )
-            results += trained
-            for name, (text, size) in printed.items():
-                output += f"\n--- printed while training {name} ---\n{text}"
-                output_bytes += size
-
-    scored = tuple(scoring.score(_with_hints(r), options.rubric) for r in results)
-    return GradeResult(
-        submission=str(path),
-        module=str(module),
-        data="not loaded (--quick)" if data is None else data.source,
-        checks=scored,
-        warnings=tuple(warnings),
-        output=output,
-        output_bytes=output_bytes,
-        quick=options.quick,
-        seconds=time.monotonic() - started,
-        grader_version=VERSION,
-        extra={"embedded_data": bool(data and data.embedded)},
-    )
+    """Grade every check (or those of options.only) of one hand-in."""
+    with Grading(path, options, progress) as grading:
+        for name in grading.names():
+            grading.check(name)
+        return grading.result()
 
 
 def _with_hints(result: CheckResult) -> CheckResult:
@@ -172,47 +303,6 @@ def _missing(
     if name in info.stubs:
         return f"{name} is still the skeleton's TO DO stub"
     return ""
-
-
-def _check_functions(
-    sandbox: Sandbox,
-    hello: dict[str, object],
-    info: source.SourceInfo,
-    progress: Progress | None,
-) -> list[CheckResult]:
-    reference = _reference()
-    module = Path(sandbox.module).name
-    functions = hello.get("functions") or {}
-    assert isinstance(functions, dict)
-    adapters = {
-        f.name: signature.adapt(f.params, functions.get(f.name)) for f in FUNCTIONS
-    }
-
-    def adapt(name: str) -> Callable[[Sequence[object]], list[object]]:
-        return adapters[name].call_args
-
-    results = []
-    for spec in FUNCTIONS:
-        missing = _missing(spec.name, info, hello, module)
-        if missing:
-            results.append(
-                CheckResult(spec.name, "function", "missing", missing, ("unfinished",))
-            )
-            continue
-        adapter = adapters[spec.name]
-        if adapter.error:
-            results.append(
-                CheckResult(
-                    spec.name, "function", "error", adapter.error, (adapter.mistake,)
-                )
-            )
-            continue
-        if progress is not None:
-            progress(f"checking {spec.name}")
-        results.append(
-            _check_one(sandbox, spec, reference, adapt, adapter.note, results)
-        )
-    return results
 
 
 def _check_one(
@@ -287,76 +377,3 @@ def _check_one(
         gradient=gradient,
         cases_passed=passed,
     )
-
-
-def _check_trainers(
-    module: Path,
-    hello: dict[str, object],
-    info: source.SourceInfo,
-    function_results: list[CheckResult],
-    data: Dataset | None,
-    options: Options,
-    progress: Progress | None,
-) -> tuple[list[CheckResult], dict[str, tuple[str, int]]]:
-    """The trainers' verdicts, and what each printed (kept text, total bytes)."""
-    results: list[CheckResult] = []
-    outputs: dict[str, tuple[str, int]] = {}
-    batches_ok = any(
-        r.name == "get_mini_batch" and r.status == "pass" for r in function_results
-    )
-    targets = dict(EMBEDDED_TARGETS) if data is not None and data.embedded else {}
-    targets.update(options.targets or {})
-    for spec in TRAINERS:
-        target = targets.get(spec.name, spec.target)
-        missing = _missing(spec.name, info, hello, module.name)
-        if missing:
-            results.append(
-                CheckResult(spec.name, "training", "missing", missing, ("unfinished",))
-            )
-            continue
-        if options.quick or data is None:
-            results.append(
-                CheckResult(
-                    spec.name,
-                    "training",
-                    "skipped",
-                    "not trained (--quick)",
-                    training=Training(target=target, limit=options.train_seconds),
-                )
-            )
-            continue
-        if progress is not None:
-            progress(f"training {spec.name} (limit {options.train_seconds:g} s)")
-        outcome = training.run_trainer(
-            module,
-            spec,
-            data,
-            batches_ok,
-            options.limits,
-            options.train_seconds,
-            target,
-            options.hide,
-        )
-        mistakes = outcome.mistakes
-        if outcome.failure is not None:
-            mistakes += FAILURE_MISTAKES.get(outcome.failure.cause, ())
-        notes = outcome.notes
-        if not batches_ok:
-            notes += (
-                "trained on the reference's mini-batches: your get_mini_batch "
-                "did not pass its checks",
-            )
-        if outcome.output_bytes:
-            outputs[spec.name] = (outcome.output, outcome.output_bytes)
-        results.append(
-            CheckResult(
-                spec.name,
-                "training",
-                outcome.status,
-                outcome.message,
-                mistakes,
-                notes=notes,
-                training=outcome.training,
-            )
-        )
-    return results, outputs
