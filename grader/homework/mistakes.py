@@ -340,7 +340,7 @@ RULES: dict[str, str] = {
     ),
     "backward-matches-wrong-forward": (
         "This backward agrees with finite differences of your own {forward}, which "
-        "fails its checks: fix {forward} first and make this one match it."
+        "fails its checks: fix {forward} first, then make this one agree with it."
     ),
     "backward-disagrees-with-forward": (
         "This backward disagrees with finite differences of your own {forward}: the "
