@@ -17,6 +17,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from grader.compare import Mismatch, OutputCheck
 from grader.result import CaseResult, CheckResult, GradeResult, Training
+from grader.terminal import diagnosis
 
 SMALL = 30  # arrays with at most this many entries are shown whole
 FIRST = 8  # entries shown of a larger array
@@ -45,7 +46,7 @@ def render(result: GradeResult) -> str:
         seconds=duration(result.seconds),
         output_bytes=f"{result.output_bytes:,}",
         fix_first=failing[0] if failing else None,
-        fix_message=one_line(failing[0].message) if failing else "",
+        fix_message=one_line(diagnosis(failing[0])) if failing else "",
         rows=[_row(c) for c in result.checks],
         sections=_sections(failing),
         noted=noted,
