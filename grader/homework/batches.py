@@ -57,6 +57,12 @@ def judge(case: Case, value: object) -> list[OutputCheck]:
     if len(xs) != len(ys):
         return _fail(f"{len(xs)} image batches but {len(ys)} label batches")
     for k, (xb, yb) in enumerate(zip(xs, ys, strict=True)):
+        if yb.shape[0] == 1 and xb.shape[1] == yb.shape[1] and _whole_numbers(yb):
+            return _fail(
+                f"batch {k}: labels {yb.shape} hold class numbers; expected (10, b) "
+                "one-hot columns",
+                "labels-not-one-hot",
+            )
         if xb.shape[0] != rows or yb.shape[0] != 10 or xb.shape[1] != yb.shape[1]:
             return _fail(
                 f"batch {k}: images {xb.shape} and labels {yb.shape}; expected "
@@ -102,6 +108,13 @@ def judge(case: Case, value: object) -> list[OutputCheck]:
             "the columns are in their original order: no shuffle", "no-shuffle"
         )
     return [OutputCheck("mini_batch_x", True, note="; ".join(notes))]
+
+
+def _whole_numbers(array: np.ndarray) -> bool:
+    values = array.astype(np.float64)
+    return bool(
+        np.all(values == np.round(values)) and values.min() >= 0 and values.max() <= 9
+    )
 
 
 def _match_columns(images: np.ndarray, taken: np.ndarray) -> np.ndarray | None:

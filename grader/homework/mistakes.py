@@ -117,6 +117,13 @@ CATALOGUE: tuple[Mistake, ...] = (
         "The layer adds its bias: y = w x + b, not w x - b.",
         lambda x, w, b: w @ x - b,
     ),
+    Mistake(
+        "broadcast-to-matrix",
+        "fc",
+        "A flat (n,) vector plus an (n, 1) bias broadcasts to an (n, n) matrix: keep "
+        "x and y as (m, 1) and (n, 1) columns (w @ x + b with x of shape (m, 1)).",
+        lambda x, w, b: (w @ x).reshape(-1) + b,
+    ),
     # fc_backward
     Mistake(
         "gradient-sign-flipped",
@@ -169,6 +176,16 @@ CATALOGUE: tuple[Mistake, ...] = (
         "loss_euclidean",
         "Return l as one number: sum the squared errors.",
         lambda yt, y: ((yt - y) ** 2, ref.loss_euclidean(yt, y)[1]),
+    ),
+    Mistake(
+        "broadcast-to-matrix",
+        "loss_euclidean",
+        "A flat (n,) vector minus an (n, 1) column broadcasts to an (n, n) matrix: "
+        "give both the same shape before subtracting.",
+        lambda yt, y: (
+            float(np.sum((yt.reshape(-1) - y) ** 2)),
+            2 * (yt.reshape(-1) - y),
+        ),
     ),
     # loss_cross_entropy_softmax
     Mistake(
