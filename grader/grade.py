@@ -194,6 +194,10 @@ class Grading:
                 training=Training(target=target, limit=options.train_seconds),
             )
         batches_ok = self.check("get_mini_batch").status == "pass"
+        if self._sandbox is not None:
+            # the unit checks' child is not needed while a trainer runs (a
+            # later unit check starts it again)
+            self._sandbox.close()
         if self.progress is not None:
             self.progress(f"training {name} (limit {options.train_seconds:g} s)")
         outcome = training.run_trainer(

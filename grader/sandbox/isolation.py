@@ -37,6 +37,7 @@ MS_REMOUNT = 32
 MS_BIND = 4096
 MS_REC = 16384
 MS_PRIVATE = 1 << 18
+PR_SET_PDEATHSIG = 1
 
 # Scratch folders of isolated children: outside /tmp, which each child gets
 # as a private, size-limited tmpfs of its own.
@@ -97,6 +98,9 @@ class UidLease:
                 continue
             self.uid = uid
             self._handle = handle
+            # a grader killed outright (SIGKILL) cannot clean up: whatever it
+            # left running under this id goes now
+            kill_user(uid)
             return
         raise RuntimeError("no free sandbox user id")
 
@@ -228,3 +232,5 @@ def enter(plan: Plan, python_mount: str, binds: list[tuple[str, str]]) -> None:
     os.setgroups([])
     os.setgid(plan.uid)
     os.setuid(plan.uid)
+    # after setuid, which clears it: the child dies with the grader
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
