@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import sys
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -19,6 +20,10 @@ _COLOURS = {
     "missing": "33",
     "skipped": "90",
 }
+
+
+# Set when the summary is printed: the progress line stops redrawing.
+_DONE = threading.Event()
 
 
 def _colour(text: str, status: str, enabled: bool) -> str:
@@ -39,16 +44,32 @@ def use_colour(stream: object = sys.stdout) -> bool:
 def progress_printer() -> Callable[[str], None]:
     """One progress line on stderr, rewritten in place, only on a terminal.
 
-    A log (not a terminal) gets nothing: training messages would flood it.
+    The line is redrawn every second with the time spent on the current step
+    (a trainer shows its elapsed time against its limit). A log (not a
+    terminal) gets nothing: such lines would flood it.
     """
     if not use_colour(sys.stderr):
         return lambda message: None
-    started = time.monotonic()
+    state = {"message": "", "since": time.monotonic()}
+    lock = threading.Lock()
+
+    def draw() -> None:
+        with lock:
+            elapsed = time.monotonic() - state["since"]  # type: ignore[operator]
+            sys.stderr.write(f"\r\033[K{state['message']}: {elapsed:.0f} s")
+            sys.stderr.flush()
+
+    def tick() -> None:
+        while not _DONE.wait(1.0):
+            if state["message"]:
+                draw()
+
+    threading.Thread(target=tick, daemon=True).start()
 
     def show(message: str) -> None:
-        elapsed = time.monotonic() - started
-        sys.stderr.write(f"\r\033[K[{elapsed:5.1f} s] {message}")
-        sys.stderr.flush()
+        with lock:
+            state["message"], state["since"] = message, time.monotonic()
+        draw()
 
     return show
 
@@ -73,7 +94,8 @@ def fix_first(result: GradeResult) -> CheckResult | None:
 
 def summary(result: GradeResult, report: Path) -> str:
     colour = use_colour()
-    if colour:
+    _DONE.set()
+    if use_colour(sys.stderr):
         sys.stderr.write("\r\033[K")
     width = max(60, shutil.get_terminal_size((100, 20)).columns) if colour else 120
     lines = [

@@ -181,6 +181,7 @@ def run_trainer(
         message = f"test accuracy {accuracy:.2%} {relation} target {target:.0%}"
         if own_accuracy is not None and abs(own_accuracy - accuracy) > 0.005:
             message += f"; with your own forward functions {own_accuracy:.2%}"
+        message += f"; trained in {reply.seconds:.1f} s of the {seconds:g} s limit"
         found: list[str] = []
         if not passed:
             for mistake, reached in diagnose.forward_mistakes(
