@@ -176,6 +176,10 @@ def _case_result(
         names = ", ".join(spec.params[i] for i in best.mutated if i < len(spec.params))
         notes.append(f"modifies its input ({names}) in place")
         mistakes.append("modifies-input")
+    if best.failure is not None and best.failure.exc_type == "SystemExit":
+        mistakes.append("process-exit")
+    if best.layout and _broadcast_square(attempts[0]):
+        mistakes.append("broadcast-to-matrix")
     if best.legacy:
         notes.append(f"uses {', '.join(best.legacy)}, removed from current NumPy")
         mistakes.append("numpy-removed-alias")
@@ -202,6 +206,22 @@ def _case_result(
         inputs,
         case.probe,
     )
+
+
+def _broadcast_square(first: Attempt) -> bool:
+    """The spec layout's answer was an (n, n) matrix where a vector was due:
+    a flat (n,) vector met an (n, 1) one (a warning when a retry passed)."""
+    for output in first.outputs:
+        got, want = output.obtained, output.expected
+        if got is None or want is None or got.ndim != 2 or got.shape[0] != got.shape[1]:
+            continue
+        if (
+            got.shape[0] > 1
+            and want.size in (got.shape[0], 1)
+            and want.size != got.size
+        ):
+            return True
+    return False
 
 
 def function_status(cases: Sequence[CaseResult]) -> str:

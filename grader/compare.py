@@ -105,6 +105,8 @@ def differ(
         error = np.abs(obtained - expected)
         bad = ~(error <= tol.atol + tol.rtol * np.abs(expected))
     bad |= np.isnan(obtained) != np.isnan(expected)
+    # an infinite expected value is matched only by the same infinity
+    bad |= np.isinf(expected) & (obtained != expected)
     if not bad.any():
         return None
     finite = np.where(np.isfinite(error), error, np.inf)
@@ -214,7 +216,9 @@ def exact(obtained: np.ndarray, expected: np.ndarray) -> list[Interpretation]:
 def scalar(obtained: np.ndarray, expected: np.ndarray) -> list[Interpretation]:
     """A number: a float, a 0-d array or any one-element array."""
     if obtained.size != 1:
-        return [Interpretation(obtained)]
+        # several numbers where one was expected: read them as a vector, so
+        # that an unsummed loss can be compared with what it would be
+        return vector(obtained, expected)
     note = (
         "" if obtained.ndim == 0 else f"returned as an array of shape {obtained.shape}"
     )

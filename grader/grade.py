@@ -26,7 +26,6 @@ from grader.sandbox.runner import Limits, Sandbox
 VERSION = "0.1.0"
 # Mistake names for a child lost during training.
 FAILURE_MISTAKES = {
-    "timeout": ("too-slow",),
     "exit": ("process-exit",),
     "output-flood": ("output-flood",),
     "spawned": ("spawns-processes",),

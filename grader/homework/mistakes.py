@@ -177,16 +177,6 @@ CATALOGUE: tuple[Mistake, ...] = (
         "Return l as one number: sum the squared errors.",
         lambda yt, y: ((yt - y) ** 2, ref.loss_euclidean(yt, y)[1]),
     ),
-    Mistake(
-        "broadcast-to-matrix",
-        "loss_euclidean",
-        "A flat (n,) vector minus an (n, 1) column broadcasts to an (n, n) matrix: "
-        "give both the same shape before subtracting.",
-        lambda yt, y: (
-            float(np.sum((yt.reshape(-1) - y) ** 2)),
-            2 * (yt.reshape(-1) - y),
-        ),
-    ),
     # loss_cross_entropy_softmax
     Mistake(
         "wrong-cross-entropy-value",
@@ -297,6 +287,15 @@ CATALOGUE: tuple[Mistake, ...] = (
         lambda dl_dy, x, w, b, y: (
             ref.conv_backward(dl_dy, x, w, b, y)[0],
             dl_dy[0, 0, :].reshape(-1, 1),
+        ),
+    ),
+    Mistake(
+        "dl_db-not-summed",
+        "conv_backward",
+        "dl_db(c2) sums dl_dy over every pixel of channel c2 (+=, not =).",
+        lambda dl_dy, x, w, b, y: (
+            ref.conv_backward(dl_dy, x, w, b, y)[0],
+            dl_dy[-1, -1, :].reshape(-1, 1),
         ),
     ),
     # pool2x2
@@ -425,6 +424,11 @@ RULES: dict[str, str] = {
     "memory-hog": (
         "{name} allocates far more memory than the computation needs (over the "
         "sandbox's limit): remove caches and giant temporary arrays."
+    ),
+    "broadcast-to-matrix": (
+        "With the homework's (n, 1) columns your function returns an (n, n) matrix: "
+        "a flat (n,) vector met an (n, 1) one. It works only with flat inputs; "
+        "give both operands the same shape."
     ),
     "transposed-dl_dw": "dl_dw has the shape of w, (n, m); you returned its transpose.",
     "mlp-missing-relu-gate": (

@@ -238,13 +238,14 @@ class _CountingList(list):
     def __init__(self, items: list[Any], path: Path) -> None:
         super().__init__(items)
         self._fetched = 0
-        self._path = path
+        self._fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o644)
 
     def __getitem__(self, index: Any) -> Any:
         self._fetched += 1
         if self._fetched % 64 == 0:
+            # fixed width, written in place: a reader never sees it half-written
             with contextlib.suppress(OSError):
-                self._path.write_text(str(self._fetched))
+                os.pwrite(self._fd, b"%020d" % self._fetched, 0)
         return super().__getitem__(index)
 
 
