@@ -285,6 +285,9 @@ _CONV_SHAPES = (
     ((6, 6, 1), (3, 3, 1, 2), False),
     ((16, 16, 1), (3, 3, 1, 3), False),
     ((6, 10, 2), (3, 3, 2, 3), False),
+    # other odd kernels: the padding is (h-1)//2 rows and (w-1)//2 columns
+    ((6, 8, 1), (3, 5, 1, 2), False),
+    ((9, 7, 2), (5, 5, 2, 3), False),
 )
 
 
