@@ -1287,7 +1287,9 @@ TRAINER_PLANTS: tuple[Plant, ...] = (
         "train_slp_linear",
         "until-converged",
         status="timeout",
-        train_seconds=10.0,
+        # each step is real work: give it time to pass 50,000 fetches even on
+        # a loaded machine
+        train_seconds=40.0,
     )(f"""
         def train_slp_linear(mini_batch_x, mini_batch_y):
             w = 0.1 * np.random.randn(10, 196)
