@@ -22,6 +22,16 @@ from grader.sandbox.runner import Limits
 log = logging.getLogger("grader")
 
 
+def _count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be greater than 0")
+    return value
+
+
 def _positive(text: str) -> float:
     try:
         value = float(text)
@@ -35,10 +45,14 @@ def _positive(text: str) -> float:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="grade",
-        description="Grade a hand-in of the NumPy neural-network homework.",
+        description="Grade a hand-in of the NumPy neural-network homework, or a "
+        "class of them. `grade package-gradescope --help`: the Gradescope "
+        "autograder.",
     )
     parser.add_argument(
-        "path", type=Path, help="the hand-in: a folder or its .py module"
+        "path",
+        type=Path,
+        help="the hand-in (a folder or its .py module), or a folder of hand-ins",
     )
     parser.add_argument(
         "--data", type=Path, help="folder with mnist_train.mat and mnist_test.mat"
@@ -76,12 +90,48 @@ def build_parser() -> argparse.ArgumentParser:
         default=Limits.memory_bytes >> 20,
         help="address-space limit of the sandbox in MiB (default: 4096)",
     )
+    batch = parser.add_argument_group("a class (a folder of hand-ins)")
+    batch.add_argument(
+        "--jobs",
+        type=_count,
+        help="hand-ins graded at once (default: the machine's cores)",
+    )
+    batch.add_argument(
+        "--executor",
+        choices=("local", "dask"),
+        default="local",
+        help="local worker processes, or a dask.distributed cluster",
+    )
+    batch.add_argument(
+        "--scheduler",
+        help="dask scheduler address (default: a local cluster on 127.0.0.1)",
+    )
+    batch.add_argument(
+        "--regrade",
+        action="store_true",
+        help="grade every hand-in again, ignoring cached results",
+    )
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="grade: %(message)s")
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["package-gradescope"]:
+        from grader.gradescope import package
+
+        return package.main(argv[1:])
     args = build_parser().parse_args(argv)
+    if args.path.is_dir():
+        from grader.batch import command, layouts
+
+        try:
+            roster = layouts.recognise(args.path, exclude=(args.out,))
+        except OSError as err:
+            print(f"grade: cannot read {args.path}: {err}", file=sys.stderr)
+            return 2
+        if roster is not None:
+            return command.run(args, roster)
     limits = Limits(
         call_seconds=args.call_seconds, memory_bytes=int(args.memory_mb) << 20
     )

@@ -76,6 +76,8 @@ class Grading:
         self.data = None if options.quick else load_data(options.data_dir, self.module)
         self.results: dict[str, CheckResult] = {}
         self.warnings: list[str] = []
+        if self.data is not None and self.data.warning:
+            self.warnings.append(self.data.warning)
         self.output = ""
         self.output_bytes = 0
         self._sandbox: Sandbox | None = None

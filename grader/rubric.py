@@ -11,6 +11,7 @@ from grader.homework.spec import ALL_NAMES
 
 DEFAULT = Path(__file__).resolve().parent / "data" / "rubric.toml"
 PARTIAL_KEYS = ("function_cases", "trainer_own_forward", "trainer_below_target")
+WEIGHTS_KEYS = ("retrain", "max_gap")
 
 
 @dataclass(frozen=True)
@@ -18,6 +19,11 @@ class Rubric:
     points: dict[str, float]
     partial: dict[str, float]
     source: str
+    # Submitted weights (slp.mat, ...), evaluated by class and Gradescope
+    # grading: retrain their trainer under --quick too, and the gap in test
+    # accuracy between submitted and retrained weights that gets flagged.
+    retrain_weights: bool = False
+    max_weights_gap: float = 0.05
 
     @property
     def total(self) -> float:
@@ -38,15 +44,17 @@ def load(path: Path | None = None) -> Rubric:
     base = _read(DEFAULT)
     points = {k: float(v) for k, v in base["points"].items()}  # type: ignore[arg-type]
     partial = {k: float(v) for k, v in base["partial"].items()}  # type: ignore[arg-type]
+    weights = dict(base.get("weights", {}))
     if path is None:
-        return Rubric(points, partial, "default")
+        return _rubric(points, partial, "default", weights)
     override = _read(path)
-    unknown = set(override) - {"points", "partial"}
+    unknown = set(override) - {"points", "partial", "weights"}
     if unknown:
         raise UsageError(f"--rubric {path}: unknown section(s) {sorted(unknown)}")
     for section, allowed, target in (
         ("points", ALL_NAMES, points),
         ("partial", PARTIAL_KEYS, partial),
+        ("weights", WEIGHTS_KEYS, weights),
     ):
         for key, value in override.get(section, {}).items():
             if key not in allowed:
@@ -54,6 +62,14 @@ def load(path: Path | None = None) -> Rubric:
                     f"--rubric {path}: [{section}] {key} is not one of "
                     f"{', '.join(allowed)}"
                 )
+            if key == "retrain":
+                if not isinstance(value, bool):
+                    raise UsageError(
+                        f"--rubric {path}: [weights] retrain = {value!r} "
+                        "must be true or false"
+                    )
+                target[key] = value
+                continue
             if (
                 not isinstance(value, int | float)
                 or isinstance(value, bool)
@@ -63,9 +79,24 @@ def load(path: Path | None = None) -> Rubric:
                     f"--rubric {path}: [{section}] {key} = {value!r} "
                     "must be a number >= 0"
                 )
-            if section == "partial" and value > 1:
+            if section != "points" and value > 1:
                 raise UsageError(
-                    f"--rubric {path}: [partial] {key} = {value} must be <= 1"
+                    f"--rubric {path}: [{section}] {key} = {value} must be <= 1"
                 )
             target[key] = float(value)
-    return Rubric(points, partial, str(path))
+    return _rubric(points, partial, str(path), weights)
+
+
+def _rubric(
+    points: dict[str, float],
+    partial: dict[str, float],
+    source: str,
+    weights: dict[str, object],
+) -> Rubric:
+    return Rubric(
+        points,
+        partial,
+        source,
+        retrain_weights=bool(weights.get("retrain", False)),
+        max_weights_gap=float(weights.get("max_gap", 0.05)),  # type: ignore[arg-type]
+    )

@@ -69,9 +69,12 @@ def describe_error(err: BaseException, filename: str) -> dict[str, Any]:
     else:
         try:
             message = str(err)
-        except Exception:
+        except BaseException:  # noqa: BLE001 - a hostile __str__ may raise anything
             message = "<unprintable message>"
-    return {"type": type(err).__name__, "message": message[:2000], "where": where[:500]}
+    if not isinstance(message, str):
+        message = "<unprintable message>"
+    name = type(err).__name__
+    return {"type": str(name)[:100], "message": message[:2000], "where": where[:500]}
 
 
 class Child:
@@ -291,7 +294,11 @@ def serve(child: Child, proto_in: int, proto_out: int) -> None:
             tree, out_blobs = wire.encode(result)
             reply = {"ok": True, "value": tree}
         except BaseException as err:  # noqa: BLE001 - sys.exit in student code too
-            reply = {"ok": False, "error": describe_error(err, child.filename)}
+            try:
+                error = describe_error(err, child.filename)
+            except BaseException:  # noqa: BLE001 - a traceback that cannot be read
+                error = {"type": "unprintable", "message": "", "where": ""}
+            reply = {"ok": False, "error": error}
             out_blobs = []
         _flush()
         reply["seconds"] = time.perf_counter() - start

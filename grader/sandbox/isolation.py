@@ -22,6 +22,7 @@ import contextlib
 import ctypes
 import fcntl
 import os
+import shutil
 import signal
 import sys
 import time
@@ -99,15 +100,60 @@ class UidLease:
             self.uid = uid
             self._handle = handle
             # a grader killed outright (SIGKILL) cannot clean up: whatever it
-            # left running under this id goes now
+            # left under this id goes now
             kill_user(uid)
+            _remove_stale_folders(uid)
+            self._lifeline, self._watchdog = _watchdog(uid)
             return
         raise RuntimeError("no free sandbox user id")
 
     def release(self) -> None:
         kill_user(self.uid)
         with contextlib.suppress(OSError):
+            os.close(self._lifeline)
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(self._watchdog, 0)
+        with contextlib.suppress(OSError):
             self._handle.close()
+
+
+def _remove_stale_folders(uid: int) -> None:
+    """Scratch folders of this id that a killed grader left behind."""
+    if not SCRATCH_ROOT.is_dir():
+        return
+    for folder in SCRATCH_ROOT.iterdir():
+        with contextlib.suppress(OSError):
+            if folder.stat().st_uid == uid:
+                shutil.rmtree(folder, ignore_errors=True)
+
+
+def _watchdog(uid: int) -> tuple[int, int]:
+    """A process that kills every process of `uid` once the grader is gone.
+
+    It waits on a pipe whose only writer is the grader (the returned
+    descriptor, with the watchdog's pid): when the grader closes it, or dies
+    even by SIGKILL and the kernel closes it, the read returns and the
+    watchdog sends the kill. So a hand-in's detached processes do not outlive
+    a killed grader.
+    """
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.closerange(0, read_end)
+            os.closerange(read_end + 1, 65536)
+            os.setsid()
+            while os.read(read_end, 1):
+                pass
+            os.setgroups([])
+            os.setgid(uid)
+            os.setuid(uid)
+            os.kill(-1, signal.SIGKILL)
+        finally:
+            os._exit(0)
+    os.close(read_end)
+    os.set_inheritable(write_end, False)
+    return write_end, pid
 
 
 def kill_user(uid: int) -> None:

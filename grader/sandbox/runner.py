@@ -259,13 +259,16 @@ class Sandbox:
         for name in _RUNTIME:
             shutil.copy2(_CHILD.parent / name, runtime / name)
         for source in self.module.parent.glob("*.py"):
-            if source.is_file():
-                shutil.copy2(source, work / source.name)
+            # never a link: the grader copies as root, and a link could point
+            # at the reference or another student's work
+            if source.is_file() and not source.is_symlink():
+                shutil.copyfile(source, work / source.name, follow_symlinks=False)
         target = work / self.module.name
-        shutil.copy2(self.module, target)
         plan = isolation.plan(self._hidden(folder), self._lease)
         if plan.uid is not None:
-            os.chmod(folder, 0o755)
+            # the child's own folder, closed to every other sandbox's user
+            os.chown(folder, plan.uid, plan.uid)
+            os.chmod(folder, 0o700)
             for path in (runtime, work, *work.iterdir()):
                 os.chown(path, plan.uid, plan.uid)
             for index, _ in enumerate(self._site_sources(plan)):

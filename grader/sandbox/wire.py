@@ -28,6 +28,9 @@ import numpy as np
 
 _LEN = struct.Struct(">Q")
 MAX_MESSAGE_BYTES = 1 << 30
+# Headers are small (arrays travel as blobs); a larger one is an attack on the
+# grader's memory, since parsing JSON takes many times its size.
+MAX_HEADER_BYTES = 4 << 20
 _REPR_CHARS = 200
 
 
@@ -87,7 +90,7 @@ def _encode(value: Any, blobs: list[bytes], depth: int) -> Any:
 def _short(value: Any) -> str:
     try:
         text = repr(value)
-    except Exception as err:  # a hostile __repr__ must not break encoding
+    except BaseException as err:  # noqa: BLE001 - a hostile __repr__ must not break encoding
         text = f"<unprintable: {type(err).__name__}>"
     return text[:_REPR_CHARS]
 
@@ -168,7 +171,7 @@ def receive(
     """
     reader = _Reader(fd, deadline)
     size = _LEN.unpack(reader.read(_LEN.size))[0]
-    if size > limit:
+    if size > min(limit, MAX_HEADER_BYTES):
         raise WireError(f"message header of {size} bytes")
     try:
         header = json.loads(reader.read(size))
