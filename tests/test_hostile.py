@@ -34,12 +34,14 @@ At import, changing nothing the grader trusts (verdicts as without them):
   the module's folder, through /proc/<parent>/root and cwd -> nothing found;
   its own wrong conv_backward fails; a warning names the import attempt.
 - read-other-sandboxes: looks through /var/lib/hw4-grader for the
-  import-hang hand-in graded at the same time -> see the xfail below.
+  import-hang hand-in graded at the same time -> nothing (each scratch folder
+  belongs to its own sandbox user, mode 0700).
 - network: TCP connect and UDP send to 127.0.0.1 ports this test listens on,
   at import and in fc -> OSError (no network); the listeners hear nothing.
 - chdir: os.chdir("/") at import and ".." in relu, then writes -> nothing.
 - giant-hello: writes its own hello to the grader's channel padded with a
-  64 MiB JSON list -> verdicts unchanged, but see the xfail below.
+  64 MiB JSON list -> every check error, "unusable answer" (headers over
+  4 MiB are refused unread; the grader's memory stays small).
 
 In one function (the others pass as without the attack):
 - exit-in-function: fc calls os._exit(0) -> error, "process-exit".
