@@ -42,6 +42,20 @@ def _positive(text: str) -> float:
     return value
 
 
+def _names(text: str) -> tuple[str, ...]:
+    """--only fc,conv: names of the homework's functions and trainers."""
+    from grader.homework.spec import ALL_NAMES
+
+    names = tuple(n.strip() for n in text.split(",") if n.strip())
+    unknown = [n for n in names if n not in ALL_NAMES]
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(
+            f"{', '.join(unknown) or text!r} is not a check; choose from "
+            + ", ".join(ALL_NAMES)
+        )
+    return names
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="grade",
@@ -90,6 +104,18 @@ def build_parser() -> argparse.ArgumentParser:
         default=Limits.memory_bytes >> 20,
         help="address-space limit of the sandbox in MiB (default: 4096)",
     )
+    parser.add_argument(
+        "--processes",
+        type=_count,
+        default=Limits.processes,
+        help="processes the sandbox's user may run at once (default: 16; root only)",
+    )
+    parser.add_argument(
+        "--only",
+        type=_names,
+        default=(),
+        help="re-check only these functions/trainers, e.g. --only fc,conv",
+    )
     batch = parser.add_argument_group("a class (a folder of hand-ins)")
     batch.add_argument(
         "--jobs",
@@ -133,7 +159,9 @@ def main(argv: list[str] | None = None) -> int:
         if roster is not None:
             return command.run(args, roster)
     limits = Limits(
-        call_seconds=args.call_seconds, memory_bytes=int(args.memory_mb) << 20
+        call_seconds=args.call_seconds,
+        memory_bytes=int(args.memory_mb) << 20,
+        processes=args.processes,
     )
     try:
         options = Options(
@@ -143,6 +171,7 @@ def main(argv: list[str] | None = None) -> int:
             limits=limits,
             train_seconds=args.train_seconds,
             hide=(args.out,),
+            only=args.only,
         )
         result = grade(args.path, options, terminal.progress_printer())
     except UsageError as err:

@@ -162,3 +162,23 @@ def test_a_real_student_folder_grades_without_hanging(tmp_path: Path) -> None:
     assert checks["train_slp"]["batches"] == "reference"
     report = (tmp_path / "reports" / "student_hw4" / "index.html").read_text()
     assert re.search(r"debug at import", report)
+
+
+def test_only_rechecks_the_named_functions(tmp_path: Path) -> None:
+    (tmp_path / "hw").mkdir()
+    (tmp_path / "hw" / "cnn.py").write_text(REFERENCE_SOURCE)
+    out = tmp_path / "r.json"
+    run = grade(
+        tmp_path / "hw",
+        "--only",
+        "fc,conv",
+        "--json",
+        out,
+        "--out",
+        tmp_path / "reports",
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+    names = [c["name"] for c in json.loads(out.read_text())["checks"]]
+    assert names == ["fc", "conv"]
+    bad = grade(tmp_path / "hw", "--only", "convv", "--out", tmp_path / "reports")
+    assert bad.returncode == 2 and "is not a check" in bad.stderr
