@@ -186,18 +186,20 @@ def main(argv: list[str] | None = None) -> int:
 
     name = _report_name(args.path)
     folder = args.out / name
+    # a re-check of a few functions must not replace the full report
+    stem = "only" if args.only else "index"
     payload = json.dumps(to_json(result), indent=2)
     try:
         from grader import report
 
-        atomic.write_text(folder / "index.html", report.render(result))
-        atomic.write_text(folder / "result.json", payload)
+        atomic.write_text(folder / f"{stem}.html", report.render(result))
+        atomic.write_text(folder / f"{'only' if args.only else 'result'}.json", payload)
         if args.json is not None:
             atomic.write_text(args.json, payload)
     except OSError as err:
         print(f"grade: cannot write the report: {err}", file=sys.stderr)
         return 2
-    print(terminal.summary(result, folder / "index.html"))
+    print(terminal.summary(result, folder / f"{stem}.html"))
     return 0 if result.passed else 1
 
 

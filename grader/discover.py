@@ -48,7 +48,7 @@ def find_module(path: Path) -> Path:
         names = ", ".join(ALL_NAMES[:4])
         raise UsageError(
             f"no Python file in {path} defines any of the homework's functions "
-            f"({names}, ...); pass the module itself, e.g. grade {path / MODULE_HINT}"
+            f"({names}, ...); pass the module itself: grade {path}/<module>.py"
         )
     return max(scored, key=lambda s: (s[0], s[1], [-ord(c) for c in s[2]]))[3]
 
@@ -95,6 +95,18 @@ def _validated(
     if labels.size and (labels.min() < 0 or labels.max() > 9):
         raise UsageError(f"{where}: labels must be 0..9")
     return images.astype(np.float64) / 255.0, labels.astype(np.uint8)
+
+
+def check_data_dir(data_dir: Path) -> None:
+    """Refuse a --data folder without the course's two files (even when no
+    training will read them: a typo should not pass unnoticed)."""
+    if not data_dir.is_dir():
+        raise UsageError(f"--data {data_dir}: not a folder")
+    for name in (TRAIN_FILE, TEST_FILE):
+        if not (data_dir / name).is_file():
+            raise UsageError(
+                f"{data_dir} has no {name} (expected {TRAIN_FILE} and {TEST_FILE})"
+            )
 
 
 def load_data(data_dir: Path | None, module: Path) -> Dataset:

@@ -8,7 +8,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from grader import checks, diagnose, gradcheck, scoring, signature, source, training
-from grader.discover import find_module, load_data
+from grader.discover import check_data_dir, find_module, load_data
 from grader.homework import cases as homework_cases
 from grader.homework.spec import (
     EMBEDDED_TARGETS,
@@ -73,6 +73,8 @@ class Grading:
         self.started = time.monotonic()
         self.module = find_module(path)
         self.info = source.inspect_source(self.module)
+        if options.data_dir is not None:
+            check_data_dir(options.data_dir)
         self.data = None if options.quick else load_data(options.data_dir, self.module)
         self.results: dict[str, CheckResult] = {}
         self.warnings: list[str] = []
@@ -127,6 +129,7 @@ class Grading:
             seconds=time.monotonic() - self.started,
             grader_version=VERSION,
             extra={"embedded_data": bool(data and data.embedded)},
+            partial=bool(self.options.only),
         )
 
     # -- running one check ------------------------------------------------

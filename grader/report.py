@@ -17,7 +17,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from grader.compare import Mismatch, OutputCheck
 from grader.result import CaseResult, CheckResult, GradeResult, Training
-from grader.terminal import diagnosis
+from grader.terminal import diagnosis, fix_first
 
 SMALL = 30  # arrays with at most this many entries are shown whole
 FIRST = 8  # entries shown of a larger array
@@ -36,6 +36,7 @@ _ENV = Environment(
 def render(result: GradeResult) -> str:
     """The report page for one graded hand-in."""
     failing = [c for c in result.checks if c.status not in PASSING]
+    first = fix_first(result)
     noted = [c for c in result.checks if c.status == "pass" and (c.notes or c.mistakes)]
     return _ENV.get_template("report.html.j2").render(
         result=result,
@@ -45,8 +46,8 @@ def render(result: GradeResult) -> str:
         data=_data_text(result),
         seconds=duration(result.seconds),
         output_bytes=f"{result.output_bytes:,}",
-        fix_first=failing[0] if failing else None,
-        fix_message=one_line(diagnosis(failing[0])) if failing else "",
+        fix_first=first,
+        fix_message=one_line(diagnosis(first)) if first is not None else "",
         rows=[_row(c) for c in result.checks],
         sections=_sections(failing),
         noted=noted,

@@ -86,6 +86,7 @@ class GradeResult:
     seconds: float = 0.0
     grader_version: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
+    partial: bool = False  # only some checks were run (--only)
 
     @property
     def score(self) -> float:
@@ -136,6 +137,7 @@ def to_json(result: GradeResult) -> dict[str, Any]:
         "max_score": result.max_score,
         "passed": result.passed,
         "quick": result.quick,
+        "partial": result.partial,
         "seconds": round(result.seconds, 2),
         "grader_version": result.grader_version,
         "warnings": list(result.warnings),

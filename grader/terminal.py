@@ -87,9 +87,13 @@ def diagnosis(check: CheckResult) -> str:
 
 
 def fix_first(result: GradeResult) -> CheckResult | None:
-    """The earliest check in pipeline order that does not pass: later ones
-    depend on it, so it is the one to fix first."""
-    return next((c for c in result.checks if c.status not in ("pass", "skipped")), None)
+    """The earliest check in pipeline order that is wrong (later ones depend
+    on it); only when nothing written is wrong, the earliest unfinished one."""
+    for wanted in (("fail", "error", "timeout"), ("missing",)):
+        found = next((c for c in result.checks if c.status in wanted), None)
+        if found is not None:
+            return found
+    return None
 
 
 def summary(result: GradeResult, report: Path) -> str:
@@ -115,5 +119,7 @@ def summary(result: GradeResult, report: Path) -> str:
     first = fix_first(result)
     if first is not None:
         lines.append(f"fix first: {first.name} ({first.status}): {diagnosis(first)}")
+    if result.partial:
+        lines.append("only the checks named with --only were run; the score is theirs")
     lines.append(f"report: {report}")
     return "\n".join(lines)
