@@ -269,6 +269,7 @@ def test_staging_without_a_module_says_why(tmp_path: Path) -> None:
         (["--scheduler", "tcp://127.0.0.1:8786"], "--scheduler is for --executor dask"),
         (["--data", "/"], "has no mnist_train.mat"),
         (["--rubric", "/nonexistent.toml"], "cannot read it"),
+        (["--only", "fc"], "--only re-checks part of one hand-in"),
     ],
 )
 def test_class_usage_errors_exit_2(

@@ -58,6 +58,7 @@ def settings_from(args: argparse.Namespace, folder: Path) -> Settings:
         train_seconds=args.train_seconds,
         call_seconds=args.call_seconds,
         memory_bytes=int(args.memory_mb) << 20,
+        processes=args.processes,
         # a hand-in sees neither the reports (nor other staged hand-ins) nor
         # the class folder with everyone else's files
         hide=(str(args.out.resolve()), str(folder.resolve())),
@@ -80,6 +81,11 @@ def run(args: argparse.Namespace, roster: Roster) -> int:
     folder: Path = args.path
     previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
+        if args.only:
+            raise UsageError(
+                "--only re-checks part of one hand-in; a class is graded whole "
+                "(its cache already skips what has not changed)"
+            )
         loaded = rubric.load(args.rubric)
         data_name = _check_data(args.data)
         settings = settings_from(args, folder)

@@ -33,6 +33,7 @@ class Settings:
     train_seconds: float = 600.0
     call_seconds: float = Limits.call_seconds
     memory_bytes: int = Limits.memory_bytes
+    processes: int = Limits.processes
     hide: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
@@ -49,6 +50,7 @@ class Settings:
             "train_seconds": self.train_seconds,
             "call_seconds": self.call_seconds,
             "memory_bytes": self.memory_bytes,
+            "processes": self.processes,
         }
 
     def options(self) -> Options:
@@ -57,7 +59,9 @@ class Settings:
             data_dir=Path(self.data) if self.data else None,
             quick=self.quick,
             limits=Limits(
-                call_seconds=self.call_seconds, memory_bytes=self.memory_bytes
+                call_seconds=self.call_seconds,
+                memory_bytes=self.memory_bytes,
+                processes=self.processes,
             ),
             train_seconds=self.train_seconds,
             hide=tuple(Path(p) for p in self.hide),

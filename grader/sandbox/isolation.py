@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import fcntl
+import functools
 import os
 import shutil
 import signal
@@ -72,14 +73,26 @@ def _libc() -> ctypes.CDLL | None:
 _LIBC = _libc()
 
 
+@functools.cache
 def available() -> tuple[bool, str]:
-    """Whether this process can build the full sandbox, and if not, why."""
+    """Whether this process can build the full sandbox, and if not, why.
+
+    Root is not enough (a container without CAP_SYS_ADMIN refuses new
+    namespaces): a forked probe tries them once.
+    """
     if not sys.platform.startswith("linux"):
         return False, "not Linux"
     if os.geteuid() != 0:
         return False, "the grader does not run as root"
     if _LIBC is None:
         return False, "no C library to call unshare() and mount()"
+    pid = os.fork()
+    if pid == 0:
+        ok = _LIBC.unshare(CLONE_NEWNS | CLONE_NEWNET) == 0
+        os._exit(0 if ok else 1)
+    _, status = os.waitpid(pid, 0)
+    if os.waitstatus_to_exitcode(status) != 0:
+        return False, "this machine refuses new namespaces (no CAP_SYS_ADMIN?)"
     return True, ""
 
 
