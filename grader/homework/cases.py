@@ -96,23 +96,25 @@ def get_mini_batch() -> list[Case]:
     return cases
 
 
+# (m inputs, n outputs, core): the homework's three layers, then others
+_FC_SHAPES = (
+    (196, 10, True),
+    (147, 10, True),
+    (196, 30, True),
+    (7, 3, False),
+    (30, 10, False),
+)
+
+
+def _fc_args(seed: int, m: int, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    rng = _rng(seed)
+    return rng.normal(size=(m, 1)), rng.normal(size=(n, m)), rng.normal(size=(n, 1))
+
+
 def fc() -> list[Case]:
     cases = []
-    for seed, (m, n, core) in enumerate(
-        (
-            (196, 10, True),
-            (147, 10, True),
-            (196, 30, True),
-            (7, 3, False),
-            (30, 10, False),
-        )
-    ):
-        rng = _rng(seed)
-        x, w, b = (
-            rng.normal(size=(m, 1)),
-            rng.normal(size=(n, m)),
-            rng.normal(size=(n, 1)),
-        )
+    for seed, (m, n, core) in enumerate(_FC_SHAPES):
+        x, w, b = _fc_args(seed, m, n)
         cases.append(
             Case(
                 f"x ({m}, 1), w ({n}, {m})",
@@ -127,22 +129,9 @@ def fc() -> list[Case]:
 
 def fc_backward() -> list[Case]:
     cases = []
-    for seed, (m, n, core) in enumerate(
-        (
-            (196, 10, True),
-            (147, 10, True),
-            (196, 30, True),
-            (7, 3, False),
-            (30, 10, False),
-        )
-    ):
-        rng = _rng(seed)
-        x, w, b = (
-            rng.normal(size=(m, 1)),
-            rng.normal(size=(n, m)),
-            rng.normal(size=(n, 1)),
-        )
-        dl_dy = rng.normal(size=(1, n))
+    for seed, (m, n, core) in enumerate(_FC_SHAPES):
+        x, w, b = _fc_args(seed, m, n)
+        dl_dy = _rng(seed + 50).normal(size=(1, n))
         args = (dl_dy, x, w, b, w @ x + b)
         cases.append(
             Case(
