@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 import traceback
 from pathlib import Path
@@ -199,7 +200,11 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as err:
         print(f"grade: cannot write the report: {err}", file=sys.stderr)
         return 2
-    print(terminal.summary(result, folder / f"{stem}.html"))
+    try:
+        print(terminal.summary(result, folder / f"{stem}.html"), flush=True)
+    except BrokenPipeError:
+        # `grade ... | head`: the reader left; the reports are written
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     return 0 if result.passed else 1
 
 
