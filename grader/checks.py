@@ -20,7 +20,6 @@ from grader.homework.cases import Case
 from grader.homework.spec import FunctionSpec
 from grader.result import CaseResult
 from grader.sandbox.runner import Failure, Sandbox
-from grader.training import failure_text
 
 # Causes after which the function's remaining cases are not run: the child is
 # gone or hung, and the next case would most likely end the same way.
@@ -167,7 +166,7 @@ def _case_result(
         first = attempts[0]
         if first.failure is not None:
             why = f"raised {first.failure.exc_type or first.failure.cause}"
-            detail = f"with the spec's layout: {failure_text(first.failure)}"
+            detail = f"with the spec's layout: {first.failure.text()}"
         else:
             why = "gave other values"
         notes.append(f"works with {best.layout} (the spec's layout {why})")
@@ -184,7 +183,7 @@ def _case_result(
         notes.append(f"uses {', '.join(best.legacy)}, removed from current NumPy")
         mistakes.append("numpy-removed-alias")
     if best.failure is not None:
-        message = failure_text(best.failure)
+        message = best.failure.text()
     else:
         message = "; ".join(o.mismatch.message for o in best.outputs if o.mismatch)
     if best.status == "pass":

@@ -57,6 +57,28 @@ def _names(text: str) -> tuple[str, ...]:
     return names
 
 
+def add_limit_options(parser: argparse.ArgumentParser) -> None:
+    """The sandbox's time and memory limits, shared with package-gradescope."""
+    parser.add_argument(
+        "--train-seconds",
+        type=_positive,
+        default=600.0,
+        help="time limit per trainer in seconds (default: 600)",
+    )
+    parser.add_argument(
+        "--call-seconds",
+        type=_positive,
+        default=Limits.call_seconds,
+        help="time limit per function call in seconds (default: 30)",
+    )
+    parser.add_argument(
+        "--memory-mb",
+        type=_positive,
+        default=Limits.memory_bytes >> 20,
+        help="address-space limit of the sandbox in MiB (default: 4096)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="grade",
@@ -87,24 +109,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--rubric", type=Path, help="TOML file overriding the default rubric"
     )
-    parser.add_argument(
-        "--train-seconds",
-        type=_positive,
-        default=600.0,
-        help="time limit per trainer in seconds (default: 600)",
-    )
-    parser.add_argument(
-        "--call-seconds",
-        type=_positive,
-        default=Limits.call_seconds,
-        help="time limit per function call in seconds (default: 30)",
-    )
-    parser.add_argument(
-        "--memory-mb",
-        type=_positive,
-        default=Limits.memory_bytes >> 20,
-        help="address-space limit of the sandbox in MiB (default: 4096)",
-    )
+    add_limit_options(parser)
     parser.add_argument(
         "--processes",
         type=_count,

@@ -205,7 +205,7 @@ def _lost(
     spec: TrainerSpec, failure: Failure, trained: Training, sandbox: Sandbox
 ) -> Outcome:
     """The outcome of a trainer that raised, hung, exited or crashed."""
-    text = failure_text(failure)
+    text = failure.text()
     found = diagnose.trainer_mistakes(text)
     if failure.cause != "timeout":
         return Outcome(
@@ -252,14 +252,6 @@ def _probe(sandbox: Sandbox, spec: TrainerSpec, data: Dataset) -> list[str]:
 
 def _printed(sandbox: Sandbox) -> tuple[str, int]:
     return sandbox.output.text(), sandbox.output.total
-
-
-def failure_text(failure: Failure) -> str:
-    """A failure in words, with the student's line for an exception."""
-    if failure.cause == "exception":
-        where = f" at {failure.where}" if failure.where else ""
-        return f"{failure.exc_type}: {failure.message}{where}"
-    return failure.message
 
 
 def _own_forward(

@@ -29,24 +29,12 @@ from pathlib import Path
 from typing import Any
 
 import reference.cnn
+from grader.homework.spec import FUNCTIONS
+from grader.homework.spec import TRAINERS as SPEC_TRAINERS
 
 REPO = Path(__file__).resolve().parents[1]
-LAYERS = (
-    "get_mini_batch",
-    "fc",
-    "fc_backward",
-    "loss_euclidean",
-    "loss_cross_entropy_softmax",
-    "relu",
-    "relu_backward",
-    "conv",
-    "conv_backward",
-    "pool2x2",
-    "pool2x2_backward",
-    "flattening",
-    "flattening_backward",
-)
-TRAINERS = ("train_slp_linear", "train_slp", "train_mlp", "train_cnn")
+LAYERS = tuple(f.name for f in FUNCTIONS)
+TRAINERS = tuple(t.name for t in SPEC_TRAINERS)
 # The forward function each gradient-checked function is differentiated
 # through: the grader's finite differences run on the hand-in's own forward.
 FORWARD_OF = {

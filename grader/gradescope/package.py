@@ -24,14 +24,13 @@ from grader import rubric
 from grader.discover import TEST_FILE, TRAIN_FILE, UsageError, load_data
 from grader.gradescope.scripts import RUN_AUTOGRADER, SETUP_SH
 from grader.homework.spec import ALL_NAMES
-from grader.sandbox.runner import Limits
 
 _DATE = (2020, 1, 1, 0, 0, 0)
 _REQUIREMENTS = ("numpy", "scipy", "jinja2")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from grader.cli import _positive
+    from grader.cli import add_limit_options
 
     parser = argparse.ArgumentParser(
         prog="grade package-gradescope",
@@ -55,25 +54,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--quick", action="store_true", help="check functions only; no training"
     )
-    parser.add_argument(
-        "--train-seconds",
-        type=_positive,
-        default=600.0,
-        help="time limit per trainer (default: 600; keep the total under the "
-        "assignment's autograder timeout)",
-    )
-    parser.add_argument(
-        "--call-seconds",
-        type=_positive,
-        default=Limits.call_seconds,
-        help="time limit per function call (default: 30)",
-    )
-    parser.add_argument(
-        "--memory-mb",
-        type=_positive,
-        default=Limits.memory_bytes >> 20,
-        help="address-space limit of the sandbox in MiB (default: 4096)",
-    )
+    # keep the trainers' total under the assignment's autograder timeout
+    add_limit_options(parser)
     parser.add_argument(
         "--instructor-only",
         action="append",

@@ -69,6 +69,13 @@ class Failure:
     exc_type: str = ""
     where: str = ""
 
+    def text(self) -> str:
+        """The failure in words, with the student's line for an exception."""
+        if self.cause == "exception":
+            where = f" at {self.where}" if self.where else ""
+            return f"{self.exc_type}: {self.message}{where}"
+        return self.message
+
 
 @dataclass
 class Reply:
