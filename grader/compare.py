@@ -110,8 +110,11 @@ def differ(
     if not bad.any():
         return None
     finite = np.where(np.isfinite(error), error, np.inf)
+    # relative to expected entries that are not zero: against a zero, any
+    # difference is "infinitely" relative, which tells the reader nothing
+    nonzero = bad & (np.abs(expected) > 0)
     with np.errstate(divide="ignore", invalid="ignore"):
-        relative = finite / np.maximum(np.abs(expected), 1e-300)
+        relative = np.where(nonzero, finite / np.abs(expected), 0.0)
     indices = np.argwhere(bad)[:5]
     first = tuple(
         (

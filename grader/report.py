@@ -131,7 +131,11 @@ def _mismatch(mismatch: Mismatch) -> dict[str, Any]:
         "count": mismatch.count,
         "total": mismatch.total,
         "max_abs": number(mismatch.max_abs, 3),
-        "max_rel": number(mismatch.max_rel, 3),
+        "max_rel": (
+            number(mismatch.max_rel, 3)
+            if mismatch.max_rel > 0
+            else "none (every differing entry should be 0)"
+        ),
         "first": [
             {
                 "index": str(list(index)) if index else "(the value)",

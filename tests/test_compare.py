@@ -64,3 +64,12 @@ def test_tolerance_accepts_float32_rounding_only() -> None:
     far = expected * (1 + 1e-3)
     assert compare.check_output("y", close, expected, compare.exact).ok
     assert not compare.check_output("y", far, expected, compare.exact).ok
+
+
+def test_relative_error_ignores_entries_that_should_be_zero() -> None:
+    expected = np.array([0.0, 2.0, 0.0])
+    obtained = np.array([1.5, 1.0, 0.0])
+    found = compare.differ(obtained, expected, compare.VALUES)
+    assert found is not None
+    assert found.max_abs == 1.5
+    assert found.max_rel == 0.5
